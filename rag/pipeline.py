@@ -1,0 +1,192 @@
+"""The facade: `RAG.open(index)` or `RAG.build(docs, index)`, then `ask` or `stream`.
+
+Models are built lazily from the config unless an embedder or generator is passed in (the
+seams tests use). One RAG object is safe to share between threads: the LLM is entered by one
+request at a time and the index is swapped, never edited in place.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+from .cite import idf_table, verify
+from .config import Config
+from .embed import Embedder, SentenceTransformerEmbedder
+from .errors import DocumentError, QuestionError
+from .generate import Generator, LlamaGenerator
+from .indexing import IndexReport, Progress, build_index
+from .prompts import ABSTAIN, build_prompt
+from .retrieve import Retriever
+from .store import Store, load_store
+from .text import content_words
+from .types import Answer, Chunk, Hit, Timings
+
+log = logging.getLogger(__name__)
+
+
+class RAG:
+    """Question answering over an index, with verified citations."""
+
+    def __init__(self, store: Store, config: Config, embedder: Embedder, generator: Generator | None = None) -> None:
+        self.config = config
+        self.embedder = embedder
+        self._generator = generator
+        self._generators: dict[str, Generator] = {}
+        self._swap = threading.Lock()
+        self._use(store)
+
+    # -- construction -------------------------------------------------------------------
+    @classmethod
+    def open(cls, index_dir: str | Path | None = None, config: Config | None = None, *, embedder: Embedder | None = None,
+             generator: Generator | None = None, **overrides: Any) -> RAG:
+        """Load an existing index; raises IndexMissingError and friends with a sentence to show."""
+        config = _config(config, index_dir=index_dir, **overrides)
+        embedder = embedder or SentenceTransformerEmbedder(config.embedder, config.embed_batch, config.n_threads)
+        store = load_store(config.index_dir, embedder.name, embedder.dim, config.faiss_threads)
+        return cls(store, config, embedder, generator)
+
+    @classmethod
+    def build(cls, docs_dir: str | Path | None = None, index_dir: str | Path | None = None, config: Config | None = None,
+              *, embedder: Embedder | None = None, generator: Generator | None = None, rebuild: bool = False,
+              progress: Progress | None = None, **overrides: Any) -> RAG:
+        """Build or update the index from a folder of documents, then open it."""
+        config = _config(config, docs_dir=docs_dir, index_dir=index_dir, **overrides)
+        embedder = embedder or SentenceTransformerEmbedder(config.embedder, config.embed_batch, config.n_threads)
+        build_index(config, embedder, rebuild=rebuild, progress=progress)
+        return cls.open(config=config, embedder=embedder, generator=generator)
+
+    def _use(self, store: Store) -> None:
+        retriever = Retriever(store, self.embedder, self.config.candidates, self.config.rrf_k, self.config.dense_weight,
+                              self.config.faiss_threads)
+        titles = {doc_id: info.get("title", "") for doc_id, info in store.manifest.documents.items()}
+        idf, default = idf_table([set(content_words(c.readable)) for c in store.chunks])
+        with self._swap:
+            self.store, self.retriever, self.titles, self._idf = store, retriever, titles, (idf, default)
+
+    def add_documents(self, files: list[str | Path], progress: Progress | None = None) -> IndexReport:
+        """Copy files into the documents folder and index them without re-embedding the rest."""
+        docs_dir = Path(self.config.docs_dir)
+        docs_dir.mkdir(parents=True, exist_ok=True)
+        targets = []
+        for file in files:
+            source = Path(file)
+            if source.suffix.lower() not in (".txt", ".md", ".markdown", ".html", ".htm"):
+                raise DocumentError(f"{source.name} is not a .txt, .md or .html file; only those can be added.")
+            target = docs_dir / source.name
+            if source.resolve() != target.resolve():
+                shutil.copyfile(source, target)
+            targets.append(target)
+        from .documents import iter_paths
+
+        report = build_index(self.config, self.embedder, iter_paths(docs_dir), progress=progress)
+        self.reload()
+        return report
+
+    def reload(self) -> None:
+        """Pick up the live index version (after `rag index` or an upload)."""
+        self._use(load_store(self.config.index_dir, self.embedder.name, self.embedder.dim, self.config.faiss_threads))
+
+    # -- models -----------------------------------------------------------------------------
+    def generator(self, llm: str | None = None) -> Generator:
+        """The LLM for ``llm`` (default: the configured one), loaded once and kept."""
+        if self._generator is not None and llm is None:
+            return self._generator
+        name = llm or self.config.llm
+        with self._swap:
+            if name not in self._generators:
+                self._generators[name] = LlamaGenerator(name, self.config.n_ctx, self.config.n_threads,
+                                                        self.config.temperature, self.config.seed)
+            return self._generators[name]
+
+    # -- questions ----------------------------------------------------------------------------
+    def check_question(self, question: str) -> str:
+        if not isinstance(question, str) or not question.strip():
+            raise QuestionError("The question is empty; type a question about the articles.")
+        if len(question) > self.config.max_question_chars:
+            raise QuestionError(
+                f"The question is {len(question):,} characters long; the limit is {self.config.max_question_chars:,} "
+                "(setting max_question_chars)."
+            )
+        return " ".join("".join(ch if ch.isprintable() else " " for ch in question).split())
+
+    def retrieve(self, question: str, k: int | None = None) -> list[Hit]:
+        """The passages that would be shown to the model, best first."""
+        question = self.check_question(question)
+        return self.retriever.retrieve(question, k or self.config.k)
+
+    def ask(self, question: str, k: int | None = None, llm: str | None = None) -> Answer:
+        """Answer with verified citations, a quotation, or "The articles do not say."."""
+        answer = None
+        for piece in self.stream(question, k, llm):
+            if isinstance(piece, Answer):
+                answer = piece
+        assert answer is not None  # stream always ends with an Answer
+        return answer
+
+    def stream(self, question: str, k: int | None = None, llm: str | None = None) -> Iterator[str | Answer]:
+        """Yield the model's draft text as it is generated, then the verified Answer last.
+
+        The draft is unverified; show it as provisional and replace it with the final Answer.
+        """
+        started = time.perf_counter()
+        question = self.check_question(question)
+        store, retriever, titles, (idf, default_idf) = self.store, self.retriever, self.titles, self._idf
+        hits = retriever.retrieve(question, k or self.config.k)
+        retrieved = time.perf_counter()
+        generator = self.generator(llm)
+        prompt = build_prompt(question, hits, titles, self.config.passage_tokens, generator.count_tokens)
+        draft, first_token, n_tokens = "", 0.0, 0
+        for piece in generator.generate(prompt, self.config.max_tokens):
+            if not n_tokens:
+                first_token = time.perf_counter()
+            n_tokens += 1
+            draft += piece
+            yield piece
+        generated = time.perf_counter()
+        verdict = verify(question, draft, hits, titles, idf, default_idf, self.config.support, self.config.answerable)
+        log.debug("draft=%r verdict=%s", draft, verdict.mode)
+        prompt_tokens = generator.count_tokens(_rendered(generator, prompt))
+        timings = Timings(
+            retrieve_ms=(retrieved - started) * 1000, generate_ms=(generated - retrieved) * 1000,
+            total_ms=(time.perf_counter() - started) * 1000, prompt_tokens=prompt_tokens, completion_tokens=n_tokens,
+            first_token_ms=((first_token or generated) - started) * 1000,
+        )
+        del store
+        yield Answer(question, verdict.text, verdict.abstained, verdict.citations, tuple(hits), timings,
+                     verdict.conflict, verdict.mode)
+
+    # -- for the chat page -------------------------------------------------------------------
+    def documents(self) -> dict[str, str]:
+        """doc_id -> title for every indexed document."""
+        return dict(self.titles)
+
+    def context(self, doc_id: str, start: int, end: int, window: int = 1) -> list[Chunk]:
+        """The chunk at (doc_id, start, end) with its neighbours, for showing a citation in place."""
+        for chunk in self.store.chunks[slice(*_rows(self.store, doc_id))]:
+            if chunk.start <= start and end <= chunk.end:
+                return self.store.neighbours(chunk, window)
+        return []
+
+
+def _rows(store: Store, doc_id: str) -> tuple[int, int]:
+    rows = store.rows_by_doc.get(doc_id, range(0))
+    return rows.start, rows.stop
+
+
+def _rendered(generator: Generator, prompt) -> str:
+    render = getattr(generator, "render", None)
+    return render(prompt)[0] if render else prompt.system + "\n" + prompt.user
+
+
+def _config(config: Config | None, **overrides: Any) -> Config:
+    base = config or Config.load()
+    values = {k: str(v) if isinstance(v, Path) else v for k, v in overrides.items() if v is not None}
+    return base.with_values(values) if values else base
+
+
+__all__ = ["ABSTAIN", "RAG"]

@@ -1,0 +1,92 @@
+"""Hybrid retrieval: dense (FAISS) and lexical (BM25) rankings fused by reciprocal rank.
+
+Each chunk is searched together with its document's title, so a sentence that says "the
+city" is still found for a question that names Aleppo.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Sequence
+
+import numpy as np
+
+from .embed import Embedder
+from .store import Store
+from .text import content_words
+from .types import Chunk, Hit
+
+log = logging.getLogger(__name__)
+
+
+def search_text(chunk: Chunk, title: str) -> str:
+    """What is embedded and indexed for a chunk: its document title, then its text."""
+    return f"{title}. {chunk.readable}" if title else chunk.readable
+
+
+class Lexical:
+    """BM25 over the chunks (bm25s), built in memory on first use."""
+
+    def __init__(self, texts: Sequence[str]) -> None:
+        import bm25s
+
+        self.size = len(texts)
+        self.bm25 = bm25s.BM25()
+        corpus = [content_words(t) or ["_"] for t in texts]
+        self.bm25.index(corpus, show_progress=False)
+        self.vocab = set(self.bm25.vocab_dict)
+
+    def search(self, query: str, n: int) -> list[tuple[int, float]]:
+        words = [w for w in content_words(query) if w in self.vocab]
+        if not words or not self.size:
+            return []
+        rows, scores = self.bm25.retrieve([words], k=min(n, self.size), show_progress=False, n_threads=1)
+        return [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if s > 0]
+
+
+class Retriever:
+    """Dense + BM25 + reciprocal-rank fusion over one loaded Store."""
+
+    def __init__(self, store: Store, embedder: Embedder, candidates: int = 30, rrf_k: int = 20,
+                 dense_weight: float = 1.0, threads: int = 1) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.candidates = candidates
+        self.rrf_k = rrf_k
+        self.dense_weight = dense_weight
+        self.threads = threads
+        self._lexical: Lexical | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def lexical(self) -> Lexical:
+        with self._lock:
+            if self._lexical is None:
+                titles = {d: info.get("title", "") for d, info in self.store.manifest.documents.items()}
+                self._lexical = Lexical([search_text(c, titles.get(c.doc_id, "")) for c in self.store.chunks])
+            return self._lexical
+
+    def embed_query(self, question: str) -> np.ndarray:
+        return self.embedder.embed([question])[0]
+
+    def retrieve(self, question: str, k: int) -> list[Hit]:
+        """The ``k`` best chunks for ``question``, best first."""
+        vector = self.embed_query(question)
+        dense = self.store.search(vector, self.candidates, self.threads)
+        lexical = self.lexical.search(question, self.candidates)
+        fused: dict[int, float] = {}
+        for rank, (row, _) in enumerate(dense):
+            fused[row] = fused.get(row, 0.0) + self.dense_weight / (self.rrf_k + rank + 1)
+        for rank, (row, _) in enumerate(lexical):
+            fused[row] = fused.get(row, 0.0) + 1.0 / (self.rrf_k + rank + 1)
+        dense_score = dict(dense)
+        lexical_score = dict(lexical)
+        best = sorted(fused, key=lambda row: (-fused[row], row))[:k]
+        hits = []
+        for row in best:
+            cosine = dense_score.get(row)
+            if cosine is None:  # not among the dense candidates: score it exactly
+                cosine = float(np.dot(np.asarray(self.store.vectors[row], dtype=np.float32), vector))
+            hits.append(Hit(self.store.chunks[row], fused[row], cosine, lexical_score.get(row, 0.0)))
+        return hits

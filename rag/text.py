@@ -1,0 +1,60 @@
+"""Word-level helpers shared by lexical search and citation checks.
+
+>>> content_words("Who killed General Hamedani in 2015?")
+['kill', 'general', 'hamedani', '2015']
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+_TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+(?:['’][^\W\d_]+)*", re.UNICODE)
+_NUMBER = re.compile(r"\$?\d+(?:[.,]\d+)*")
+
+# Question words and fillers that say nothing about the content.
+_EXTRA_STOP = {
+    "who", "whom", "whose", "what", "which", "when", "where", "why", "how", "did", "does", "do", "was", "were",
+    "is", "are", "according", "say", "said", "says", "tell", "article", "articles", "many", "much", "also",
+    "s", "t", "one", "would", "could", "us", "per", "cent", "mr", "according",
+}
+_WORD_NUMBERS = {
+    "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8",
+    "nine": "9", "ten": "10", "eleven": "11", "twelve": "12", "hundred": "100", "thousand": "1000",
+}
+
+
+@lru_cache(maxsize=1)
+def stopwords() -> frozenset[str]:
+    from bm25s.stopwords import STOPWORDS_EN
+
+    return frozenset(STOPWORDS_EN) | _EXTRA_STOP
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-cased words and numbers, apostrophes and typographic quotes folded."""
+    return [t.replace("’", "'").lower() for t in _TOKEN.findall(text)]
+
+
+def content_words(text: str) -> list[str]:
+    """Stemmed tokens minus stopwords: what lexical search and support checks compare."""
+    stop = stopwords()
+    words = [t.split("'")[0] for t in tokens(text)]
+    return _stemmer().stemWords([w for w in words if w and w not in stop])
+
+
+def numbers(text: str) -> set[str]:
+    """Numbers written in ``text`` (digits, and small number words), normalised.
+
+    "26 missiles, four ships, $580 million" -> {"26", "4", "580"}
+    """
+    found = {n.lstrip("$").replace(",", "") for n in _NUMBER.findall(text)}
+    found |= {_WORD_NUMBERS[t] for t in tokens(text) if t in _WORD_NUMBERS}
+    return found

@@ -1,0 +1,36 @@
+import pytest
+
+from rag import Config, ConfigError
+
+
+def test_defaults_env_and_overrides_in_that_order():
+    config = Config.load({"k": 3}, env={"RAG_K": "7", "RAG_LLM": "gemma3"})
+    assert config.k == 3 and config.llm == "gemma3"
+    assert Config.load(env={"RAG_K": "7"}).k == 7
+    assert Config.load(env={}).k == Config().k
+
+
+def test_unknown_keys_are_errors():
+    with pytest.raises(ConfigError, match="RAG_KAY"):
+        Config.load(env={"RAG_KAY": "3"})
+    with pytest.raises(ConfigError, match="kay"):
+        Config.load({"kay": 3}, env={})
+
+
+@pytest.mark.parametrize("key,value", [("k", "many"), ("k", 0), ("chunk_sentences", 5), ("n_ctx", -1)])
+def test_bad_values_are_errors(key, value):
+    with pytest.raises(ConfigError):
+        Config.load({key: value}, env={})
+
+
+def test_every_field_has_a_comment():
+    import inspect
+    from dataclasses import fields
+
+    import rag.config
+
+    source = inspect.getsource(rag.config)
+
+    for f in fields(Config):
+        line = next(line for line in source.splitlines() if line.strip().startswith(f"{f.name}:"))
+        assert "#" in line, f.name
