@@ -1,11 +1,12 @@
 """Turn a model's draft into a verified, cited answer — or a quotation, or an abstention.
 
-The model's own brackets are ignored. Each draft sentence is attributed after the fact
-(RAGFlow's insert_citations idea): it is kept only if a retrieved passage holds the words it
-adds to the question and every number it states. If nothing survives, the best supporting
-passage is quoted instead; if no passage carries the question's evidence, the answer is the
-fixed abstention. Passages from different articles that give different figures for the same
-thing are reported as a disagreement, each side cited.
+The model's own brackets are ignored. Each claim in the draft (a sentence, or a short
+phrase) is attributed after the fact, RAGFlow's insert_citations idea: it is kept only if
+a retrieved passage that bears on the question holds the words the claim adds to the
+question and every number it states; the citation points at that passage, whatever the
+model wrote. If no claim survives, a passage that carries the question's own words strongly
+is quoted; otherwise the answer is the fixed abstention. Passages from different articles
+that give different figures for the same thing are reported as a disagreement, each cited.
 """
 
 from __future__ import annotations
@@ -23,8 +24,25 @@ from .types import Citation, Hit
 _MARKER = re.compile(r"\s*\[[^\]]{0,20}\]")
 _UNIT_ALIASES = {
     "kilometres": "km", "kilometers": "km", "kilometre": "km", "kilometer": "km", "km": "km",
-    "miles": "mile", "mile": "mile", "metres": "m", "meters": "m", "percent": "%", "%": "%",
+    "miles": "mile", "mile": "mile", "metres": "m", "meters": "m", "percent": "%",
 }
+# Words a small model wraps answers in ("The passage that answers the question is: ...").
+_META = set(content_words("passage passages question answer answers article articles mention mentions "
+                          "state states stated specify specifies information text according"))
+_ABSTAIN_PHRASES = ("do not say", "does not say", "don't say", "doesn't say", "not stated", "not mentioned",
+                    "no information", "cannot answer", "can't answer", "not provided", "not specified",
+                    "does not specify", "do not specify", "not given", "unknown")
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """The evidence rules, calibrated with `rag eval` (see Config for each one's meaning)."""
+
+    support: float = 0.75
+    relevance: float = 0.3
+    claim_coverage: float = 0.25
+    quote_coverage: float = 0.8
+    quote_dense: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -41,138 +59,18 @@ class Verdict:
         return self.mode == "conflict"
 
 
-class Evidence:
-    """How well each passage bears on a question: IDF-weighted word coverage and cosine."""
+@dataclass(frozen=True)
+class Scored:
+    """A retrieved passage with its key and how much of the question it carries."""
 
-    def __init__(self, question: str, idf: dict[str, float], default_idf: float) -> None:
-        self.question_words = list(dict.fromkeys(content_words(question)))
-        self.idf = idf
-        self.default_idf = default_idf
+    key: str
+    hit: Hit
+    coverage: float  # IDF-weighted share of the question's content words in the passage
+    words: frozenset[str]
 
-    def weight(self, word: str) -> float:
-        return self.idf.get(word, self.default_idf)
-
-    def coverage(self, passage_words: set[str]) -> float:
-        """Share of the question's (IDF-weighted) content words found in the passage."""
-        if not self.question_words:
-            return 0.0
-        total = sum(self.weight(w) for w in self.question_words)
-        return sum(self.weight(w) for w in self.question_words if w in passage_words) / total
-
-    def score(self, hit: Hit, title: str) -> float:
-        words = set(content_words(hit.chunk.readable)) | set(content_words(title))
-        return 0.5 * self.coverage(words) + 0.5 * max(hit.dense, 0.0)
-
-
-def clean_draft(draft: str) -> str:
-    """The model's text without its citation brackets, labels or trailing fragments.
-
-    'Answer: IS killed him [3].' -> 'IS killed him.'
-    """
-    text = _MARKER.sub("", draft).strip()
-    text = re.sub(r"^(answer|a)\s*:\s*", "", text, flags=re.IGNORECASE).strip().strip('"“”').strip()
-    return re.sub(r"\s+([.,;:!?])", r"\1", text)
-
-
-def is_abstention(text: str) -> bool:
-    low = text.lower()
-    return any(p in low for p in ("do not say", "does not say", "don't say", "not mentioned", "no information",
-                                  "not stated", "cannot answer", "can't answer", "not provided", "doesn't say"))
-
-
-def supports(sentence: str, question_words: set[str], passage: str, threshold: float) -> float:
-    """How well ``passage`` backs ``sentence``: share of its new content words present (0 if a number is missing)."""
-    new = [w for w in dict.fromkeys(content_words(sentence)) if w not in question_words]
-    if not new:
-        return 0.0
-    if not numbers(sentence) <= numbers(passage):
-        return 0.0
-    present = set(content_words(passage))
-    share = sum(w in present for w in new) / len(new)
-    return share if share >= threshold else 0.0
-
-
-def citation_for(key: str, hit: Hit) -> Citation:
-    chunk = hit.chunk
-    return Citation(key, chunk.doc_id, chunk.start, chunk.end, chunk.text)
-
-
-def _best_sentence(hit: Hit, evidence: Evidence) -> str:
-    """The sentence of a passage that carries most of the question's words."""
-    text = hit.chunk.readable
-    spans = split_sentences(text) or [(0, len(text))]
-    sentences = [text[s:e] for s, e in spans]
-    return max(sentences, key=lambda s: (evidence.coverage(set(content_words(s))), len(s)))
-
-
-def _quantities(text: str) -> dict[str, set[str]]:
-    """Numbers keyed by the unit after them: "10 kilometres (six miles)" -> {"km": {"10"}, "mile": {"6"}}."""
-    found: dict[str, set[str]] = {}
-    words = tokens(text)
-    digits = numbers(" ".join(words))
-    for i, word in enumerate(words[:-1]):
-        unit = _UNIT_ALIASES.get(words[i + 1])
-        value = numbers(word)
-        if unit and value and value <= digits:
-            found.setdefault(unit, set()).update(value)
-    return found
-
-
-def _disagreement(primary: Hit, others: Sequence[tuple[str, Hit, float]], floor: float) -> tuple[str, Hit] | None:
-    """Another article's passage that gives a different figure in the same unit."""
-    mine = _quantities(primary.chunk.readable)
-    if not mine:
-        return None
-    for key, hit, score in others:
-        if hit.chunk.doc_id == primary.chunk.doc_id or score < floor:
-            continue
-        theirs = _quantities(hit.chunk.readable)
-        shared = set(mine) & set(theirs)
-        if shared and any(mine[u].isdisjoint(theirs[u]) for u in shared):
-            return key, hit
-    return None
-
-
-def verify(question: str, draft: str, hits: Sequence[Hit], titles: dict[str, str], idf: dict[str, float],
-           default_idf: float, support: float = 0.6, answerable: float = 0.5) -> Verdict:
-    """Check the draft against the retrieved passages and decide what the user sees."""
-    keyed = [(str(i), hit) for i, hit in enumerate(hits, 1)]
-    evidence = Evidence(question, idf, default_idf)
-    scored = [(key, hit, evidence.score(hit, titles.get(hit.chunk.doc_id, ""))) for key, hit in keyed]
-    relevant = [(key, hit, score) for key, hit, score in scored if score >= answerable]
-    if not relevant:
-        return Verdict(ABSTAIN, (), True, "abstained")
-    qwords = set(evidence.question_words)
-
-    text = clean_draft(draft)
-    kept: list[tuple[str, str, Hit]] = []
-    if text and not is_abstention(text):
-        for s, e in split_sentences(text)[:2]:
-            sentence = text[s:e]
-            backing = [(supports(sentence, qwords, hit.chunk.readable + " " + titles.get(hit.chunk.doc_id, ""), support),
-                        score, key, hit) for key, hit, score in relevant]
-            best = max(backing, key=lambda b: (b[0], b[1]), default=None)
-            if best and best[0] > 0:
-                kept.append((sentence, best[2], best[3]))
-
-    primary_key, primary, _ = max(relevant, key=lambda r: r[2])
-    if kept:
-        primary_key, primary = kept[0][1], kept[0][2]
-    conflict = _disagreement(primary, scored, answerable)
-    if conflict:
-        other_key, other = conflict
-        text = (f"The sources differ: {primary.chunk.doc_id} says “{_best_sentence(primary, evidence)}” [{primary_key}], "
-                f"while {other.chunk.doc_id} says “{_best_sentence(other, evidence)}” [{other_key}].")
-        return Verdict(text, (citation_for(primary_key, primary), citation_for(other_key, other)), False, "conflict")
-    if kept:
-        parts, cites = [], {}
-        for sentence, key, hit in kept:
-            body = sentence.rstrip(".!? ")
-            parts.append(f"{body} [{key}].")
-            cites.setdefault(key, citation_for(key, hit))
-        return Verdict(" ".join(parts), tuple(cites.values()), False, "generated")
-    quote = _best_sentence(primary, evidence)
-    return Verdict(f"“{quote}” [{primary_key}]", (citation_for(primary_key, primary),), False, "quoted")
+    @property
+    def dense(self) -> float:
+        return self.hit.dense
 
 
 def idf_table(chunk_words: Sequence[set[str]]) -> tuple[dict[str, float], float]:
@@ -182,5 +80,129 @@ def idf_table(chunk_words: Sequence[set[str]]) -> tuple[dict[str, float], float]
         for word in words:
             df[word] = df.get(word, 0) + 1
     n = max(len(chunk_words), 1)
-    idf = {w: math.log(1 + n / c) for w, c in df.items()}
-    return idf, math.log(1 + n)
+    return {w: math.log(1 + n / c) for w, c in df.items()}, math.log(1 + n)
+
+
+def coverage(question_words: Sequence[str], passage_words: set[str] | frozenset[str], idf: dict[str, float],
+             default_idf: float) -> float:
+    """IDF-weighted share of the question's content words found in a passage (0..1)."""
+    if not question_words:
+        return 0.0
+    total = sum(idf.get(w, default_idf) for w in question_words)
+    return sum(idf.get(w, default_idf) for w in question_words if w in passage_words) / total
+
+
+def clean_draft(draft: str) -> str:
+    """The model's first line without its citation brackets, labels or quotes.
+
+    'Answer: "IS killed him [3]."' -> 'IS killed him.'
+    """
+    lines = [line for line in draft.strip().splitlines() if line.strip()]
+    text = _MARKER.sub("", lines[0] if lines else "").strip()
+    text = re.sub(r"^(answer|a)\s*:\s*", "", text, flags=re.IGNORECASE).strip().strip('"“”').strip()
+    return re.sub(r"\s+([.,;:!?])", r"\1", text)
+
+
+def is_abstention(text: str) -> bool:
+    low = text.lower()
+    return any(p in low for p in _ABSTAIN_PHRASES)
+
+
+def claims(text: str) -> list[str]:
+    """The draft's claims: its first two sentences, or the whole text if it is a phrase."""
+    spans = split_sentences(text)
+    return [text[s:e] for s, e in spans[:2]] if spans else []
+
+
+def support(claim: str, question_words: set[str], passage: Scored) -> float:
+    """Share of the claim's new content words the passage holds; 0 if a number is missing."""
+    new = [w for w in dict.fromkeys(content_words(claim)) if w not in question_words and w not in _META]
+    if not new or not numbers(claim) <= numbers(passage.hit.chunk.readable):
+        return 0.0
+    return sum(w in passage.words for w in new) / len(new)
+
+
+def citation_for(passage: Scored) -> Citation:
+    chunk = passage.hit.chunk
+    return Citation(passage.key, chunk.doc_id, chunk.start, chunk.end, chunk.text)
+
+
+def best_sentence(passage: Scored, wanted: Sequence[str]) -> str:
+    """The sentence of a passage that holds most of ``wanted`` (stemmed words)."""
+    text = passage.hit.chunk.readable
+    sentences = [text[s:e] for s, e in split_sentences(text)] or [text]
+    return max(sentences, key=lambda s: (len(set(wanted) & set(content_words(s))), len(s)))
+
+
+def _quantities(text: str) -> dict[str, set[str]]:
+    """Numbers keyed by the unit after them: "10 kilometres (six miles)" -> {"km": {"10"}, "mile": {"6"}}."""
+    found: dict[str, set[str]] = {}
+    words = tokens(text)
+    for i, word in enumerate(words[:-1]):
+        unit = _UNIT_ALIASES.get(words[i + 1])
+        value = numbers(word)
+        if unit and value:
+            found.setdefault(unit, set()).update(value)
+    return found
+
+
+def _disagreement(primary: Scored, others: Sequence[Scored], floor: float) -> Scored | None:
+    """A passage from another article, about the question, giving a different figure in the same unit."""
+    mine = _quantities(primary.hit.chunk.readable)
+    for other in others:
+        if other.hit.chunk.doc_id == primary.hit.chunk.doc_id or other.coverage < floor:
+            continue
+        theirs = _quantities(other.hit.chunk.readable)
+        shared = set(mine) & set(theirs)
+        if shared and all(mine[u].isdisjoint(theirs[u]) for u in shared):
+            return other
+    return None
+
+
+def verify(question: str, draft: str, hits: Sequence[Hit], idf: dict[str, float], default_idf: float,
+           rules: Thresholds = Thresholds()) -> Verdict:
+    """Check the draft against the retrieved passages and decide what the user sees."""
+    qwords = list(dict.fromkeys(content_words(question)))
+    passages = []
+    for i, hit in enumerate(hits, 1):
+        words = frozenset(content_words(hit.chunk.readable))
+        passages.append(Scored(str(i), hit, coverage(qwords, words, idf, default_idf), words))
+    relevant = [p for p in passages if p.dense >= rules.relevance and p.coverage >= rules.claim_coverage]
+
+    text = clean_draft(draft)
+    kept: list[tuple[str, Scored]] = []
+    if text and not is_abstention(text):
+        for claim in claims(text):
+            scored = [(support(claim, set(qwords), p), p.coverage, p) for p in relevant]
+            best = max(scored, key=lambda s: (s[0], s[1]), default=None)
+            if best and best[0] >= rules.support:
+                kept.append((claim, best[2]))
+
+    if kept:
+        primary = kept[0][1]
+    else:
+        strong = [p for p in passages if p.coverage >= rules.quote_coverage and p.dense >= rules.quote_dense]
+        if not strong:
+            return Verdict(ABSTAIN, (), True, "abstained")
+        primary = max(strong, key=lambda p: (p.coverage + p.dense, -int(p.key)))
+
+    other = _disagreement(primary, passages, rules.quote_coverage / 2)
+    if other:
+        return Verdict(
+            f"The sources differ: {primary.hit.chunk.doc_id} says “{best_sentence(primary, qwords)}” [{primary.key}], "
+            f"while {other.hit.chunk.doc_id} says “{best_sentence(other, qwords)}” [{other.key}].",
+            (citation_for(primary), citation_for(other)), False, "conflict")
+    if not kept:
+        return Verdict(f"“{best_sentence(primary, qwords)}” [{primary.key}]", (citation_for(primary),), False, "quoted")
+
+    parts: list[str] = []
+    cited: dict[str, Citation] = {}
+    for claim, passage in kept:
+        body = claim.rstrip(".!?;: ")
+        if len(body.split()) < 6:  # a bare phrase: show the sentence that states it
+            claim_words = content_words(claim)
+            parts.append(f"{body[:1].upper()}{body[1:]} — “{best_sentence(passage, claim_words)}” [{passage.key}]")
+        else:
+            parts.append(f"{body} [{passage.key}].")
+        cited.setdefault(passage.key, citation_for(passage))
+    return Verdict(" ".join(parts), tuple(cited.values()), False, "generated")

@@ -99,9 +99,12 @@ def _ask_one(rag, question: str, args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from .pipeline import RAG
+    from .pipeline import RAG, clean_question
 
-    rag = RAG.open(config=_config(args))
+    config = _config(args)
+    if args.question is not None:
+        clean_question(args.question, config.max_question_chars)  # refuse bad input before loading anything
+    rag = RAG.open(config=config)
     if args.question:
         return _ask_one(rag, args.question, args)
     console = _console()
@@ -177,6 +180,8 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="rag: %(levelname)s: %(message)s")
+    for noisy in ("bm25s", "sentence_transformers", "transformers", "httpx"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         return args.func(args)
     except RagError as exc:

@@ -213,6 +213,9 @@ def _fmt(value: Any, key: str) -> str:
 
 COLUMNS = ("questions", "answer_accuracy", "abstention_accuracy", "false_abstentions", "citation_precision",
            "citation_recall", "recall_at_k", "mrr", "latency_p50_ms", "latency_p95_ms")
+SHORT = {"questions": "n", "answer_accuracy": "answer acc", "abstention_accuracy": "abstain acc",
+         "false_abstentions": "false abst", "citation_precision": "cite prec", "citation_recall": "cite recall",
+         "recall_at_k": "recall@k", "mrr": "MRR", "latency_p50_ms": "p50 ms", "latency_p95_ms": "p95 ms"}
 
 
 def run_eval(args, config) -> int:
@@ -237,10 +240,10 @@ def run_eval(args, config) -> int:
     columns = [c for c in COLUMNS if any(c in row for row in table.values())]
     view.add_column("type")
     for c in columns:
-        view.add_column(c.replace("_", " "), justify="right")
+        view.add_column(SHORT[c], justify="right")
     for kind, row in table.items():
         view.add_row(kind, *[_fmt(row.get(c), c) for c in columns])
-    Console().print(view)
+    Console(width=max(Console().width, 130)).print(view)
     if args.json_out:
         out = Path(args.json_out)
         out.parent.mkdir(parents=True, exist_ok=True)

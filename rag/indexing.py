@@ -104,7 +104,7 @@ def build_index(config: Config, embedder: Embedder, paths: Iterable[Path] | None
             if not doc_chunks:
                 skipped.append(f"Skipped {path}: no sentences found in it.")
                 continue
-            vectors.append(embedder.embed([search_text(c, doc.title) for c in doc_chunks]))
+            vectors.append(embedder.embed([search_text(c) for c in doc_chunks]))
             embedded += len(doc_chunks)
             documents[doc_id] = {"path": str(path), "sha256": doc.sha256, "title": doc.title,
                                  "rows": [len(chunks), len(doc_chunks)]}

@@ -8,13 +8,14 @@ request at a time and the index is swapped, never edited in place.
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 import threading
 import time
 from pathlib import Path
 from typing import Any, Iterator
 
-from .cite import idf_table, verify
+from .cite import Thresholds, idf_table, verify
 from .config import Config
 from .embed import Embedder, SentenceTransformerEmbedder
 from .errors import DocumentError, QuestionError
@@ -27,6 +28,10 @@ from .text import content_words
 from .types import Answer, Chunk, Hit, Timings
 
 log = logging.getLogger(__name__)
+
+# Generation and indexing in one process take turns: on two cores, running both at once slows
+# each down several times over, so an upload waits for the answer in progress and vice versa.
+_CPU_WORK = threading.Lock()
 
 
 class RAG:
@@ -64,6 +69,8 @@ class RAG:
         retriever = Retriever(store, self.embedder, self.config.candidates, self.config.rrf_k, self.config.dense_weight,
                               self.config.faiss_threads)
         titles = {doc_id: info.get("title", "") for doc_id, info in store.manifest.documents.items()}
+        self.rules = Thresholds(self.config.support, self.config.relevance, self.config.claim_coverage,
+                                self.config.quote_coverage, self.config.quote_dense)
         idf, default = idf_table([set(content_words(c.readable)) for c in store.chunks])
         with self._swap:
             self.store, self.retriever, self.titles, self._idf = store, retriever, titles, (idf, default)
@@ -83,7 +90,8 @@ class RAG:
             targets.append(target)
         from .documents import iter_paths
 
-        report = build_index(self.config, self.embedder, iter_paths(docs_dir), progress=progress)
+        with _CPU_WORK:
+            report = build_index(self.config, self.embedder, iter_paths(docs_dir), progress=progress)
         self.reload()
         return report
 
@@ -105,14 +113,7 @@ class RAG:
 
     # -- questions ----------------------------------------------------------------------------
     def check_question(self, question: str) -> str:
-        if not isinstance(question, str) or not question.strip():
-            raise QuestionError("The question is empty; type a question about the articles.")
-        if len(question) > self.config.max_question_chars:
-            raise QuestionError(
-                f"The question is {len(question):,} characters long; the limit is {self.config.max_question_chars:,} "
-                "(setting max_question_chars)."
-            )
-        return " ".join("".join(ch if ch.isprintable() else " " for ch in question).split())
+        return clean_question(question, self.config.max_question_chars)
 
     def retrieve(self, question: str, k: int | None = None) -> list[Hit]:
         """The passages that would be shown to the model, best first."""
@@ -132,33 +133,37 @@ class RAG:
         """Yield the model's draft text as it is generated, then the verified Answer last.
 
         The draft is unverified; show it as provisional and replace it with the final Answer.
+        When no passage bears on the question at all, the model is not run.
         """
         started = time.perf_counter()
         question = self.check_question(question)
-        store, retriever, titles, (idf, default_idf) = self.store, self.retriever, self.titles, self._idf
+        retriever, (idf, default_idf), rules = self.retriever, self._idf, self.rules
         hits = retriever.retrieve(question, k or self.config.k)
         retrieved = time.perf_counter()
-        generator = self.generator(llm)
-        prompt = build_prompt(question, hits, titles, self.config.passage_tokens, generator.count_tokens)
-        draft, first_token, n_tokens = "", 0.0, 0
-        for piece in generator.generate(prompt, self.config.max_tokens):
-            if not n_tokens:
-                first_token = time.perf_counter()
-            n_tokens += 1
-            draft += piece
-            yield piece
+        draft, first_token, n_tokens, prompt_tokens = "", 0.0, 0, 0
+        if not verify(question, "", hits, idf, default_idf, rules).abstained or any(
+            h.dense >= rules.relevance for h in hits
+        ):
+            generator = self.generator(llm)
+            prompt = build_prompt(question, hits, self.config.passage_tokens, generator.count_tokens)
+            with _CPU_WORK:
+                for piece in generator.generate(prompt, self.config.max_tokens):
+                    if not n_tokens:
+                        first_token = time.perf_counter()
+                    n_tokens += 1
+                    draft += piece
+                    yield piece
+            prompt_tokens = generator.count_tokens(_rendered(generator, prompt))
         generated = time.perf_counter()
-        verdict = verify(question, draft, hits, titles, idf, default_idf, self.config.support, self.config.answerable)
+        verdict = verify(question, draft, hits, idf, default_idf, rules)
         log.debug("draft=%r verdict=%s", draft, verdict.mode)
-        prompt_tokens = generator.count_tokens(_rendered(generator, prompt))
         timings = Timings(
             retrieve_ms=(retrieved - started) * 1000, generate_ms=(generated - retrieved) * 1000,
             total_ms=(time.perf_counter() - started) * 1000, prompt_tokens=prompt_tokens, completion_tokens=n_tokens,
             first_token_ms=((first_token or generated) - started) * 1000,
         )
-        del store
         yield Answer(question, verdict.text, verdict.abstained, verdict.citations, tuple(hits), timings,
-                     verdict.conflict, verdict.mode)
+                     verdict.conflict, verdict.mode, draft)
 
     # -- for the chat page -------------------------------------------------------------------
     def documents(self) -> dict[str, str]:
@@ -171,6 +176,24 @@ class RAG:
             if chunk.start <= start and end <= chunk.end:
                 return self.store.neighbours(chunk, window)
         return []
+
+
+def clean_question(question: str, limit: int) -> str:
+    """The question with control characters and terminal escapes removed; QuestionError if unusable.
+
+    "Who\x00 killed\x1b[31m him?" -> "Who killed him?"
+    """
+    if not isinstance(question, str) or not question.strip():
+        raise QuestionError("The question is empty; type a question about the articles.")
+    if len(question) > limit:
+        raise QuestionError(
+            f"The question is {len(question):,} characters long; the limit is {limit:,} (setting max_question_chars)."
+        )
+    question = re.sub(r"\x1b\[[0-9;?]*[ -/]*[@-~]", " ", question)  # terminal escape sequences
+    cleaned = " ".join("".join(ch if ch.isprintable() else " " for ch in question).split())
+    if not cleaned:
+        raise QuestionError("The question has no printable text; type a question about the articles.")
+    return cleaned
 
 
 def _rows(store: Store, doc_id: str) -> tuple[int, int]:

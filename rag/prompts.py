@@ -1,7 +1,8 @@
 """Prompts that stay short by construction: numbered passages, each cut to a token budget.
 
-The passage numbers are citation keys the program issued; whatever the model writes back
-is checked in `rag.cite`, never trusted.
+Instruction-tuned models (SmolLM2) get chat messages; base models (Gemma 3 270M) get a
+few-shot frame they continue after "Answer:". The passage numbers are citation keys the
+program issued; whatever the model writes back is checked in `rag.cite`, never trusted.
 """
 
 from __future__ import annotations
@@ -15,10 +16,26 @@ ABSTAIN = "The articles do not say."
 
 SYSTEM = (
     "You answer questions about news articles using only the numbered passages. "
-    "Reply with one short sentence that copies the words of the passage that answers, "
-    "then the passage number in brackets, like [2]. "
-    f'If no passage answers the question, reply exactly: "{ABSTAIN}"'
+    "Reply with a short answer copied from the passage that answers, then the passage number in brackets, "
+    f'like: 40 people [2]. If no passage answers the question, reply exactly: "{ABSTAIN}"'
 )
+
+FEW_SHOT = """Answer the question with a short phrase copied from the passages, then the passage number. \
+If the passages do not contain the answer, write: not stated.
+
+Passages:
+[1] The ship sank near Malta on Monday, the coast guard said.
+[2] Rescuers saved 40 people from the water.
+Question: How many people were rescued?
+Answer: 40 people [2]
+
+Passages:
+[1] The mayor opened the new bridge on Friday.
+[2] The bridge links the two halves of the old town.
+Question: How long is the new bridge?
+Answer: not stated
+
+"""
 
 
 @dataclass(frozen=True)
@@ -35,16 +52,10 @@ class Prompt:
 
     @property
     def completion(self) -> str:
-        """A few-shot frame a base model continues after "Answer:"."""
-        return (
-            "Answer each question with one sentence copied from the passages, then the passage number.\n\n"
-            "Passages:\n[1] The ship sank near Malta on Monday.\n[2] Rescuers saved 40 people.\n"
-            "Question: Where did the ship sink?\nAnswer: The ship sank near Malta [1].\n\n"
-            f"{self.user}\nAnswer:"
-        )
+        return f"{FEW_SHOT}{self.user}\nAnswer:"
 
 
-def build_prompt(question: str, hits: Sequence[Hit], titles: dict[str, str], budget: int,
+def build_prompt(question: str, hits: Sequence[Hit], budget: int,
                  count: Callable[[str], int] | None = None) -> Prompt:
     """Number the passages 1..k and cut each to ``budget`` tokens (words when no tokenizer)."""
     lines = []
@@ -52,9 +63,7 @@ def build_prompt(question: str, hits: Sequence[Hit], titles: dict[str, str], bud
     for i, hit in enumerate(hits, 1):
         key = str(i)
         keys.append(key)
-        title = titles.get(hit.chunk.doc_id, "")
-        text = _truncate(hit.chunk.readable, budget, count)
-        lines.append(f"[{key}] ({title}) {text}" if title else f"[{key}] {text}")
+        lines.append(f"[{key}] {_truncate(hit.chunk.readable, budget, count)}")
     user = "Passages:\n" + "\n".join(lines) + f"\nQuestion: {question}"
     return Prompt(SYSTEM, user, tuple(keys))
 

@@ -82,6 +82,7 @@ class Answer:
     timings: Timings = field(default_factory=Timings)
     conflict: bool = False  # sources disagree; each side is cited
     mode: str = "generated"  # generated | quoted | abstained | conflict
+    draft: str = ""  # the model's raw, unverified text (kept for evaluation and debugging)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON contract shared by `rag ask --json`, `rag eval --json` and the `/ask` API."""
@@ -91,6 +92,7 @@ class Answer:
             "abstained": self.abstained,
             "conflict": self.conflict,
             "mode": self.mode,
+            "draft": self.draft,
             "citations": [asdict(c) for c in self.citations],
             "passages": [
                 {

@@ -1,0 +1,74 @@
+"""The facade with fakes through its seams: contract, bad questions, streaming, uploads."""
+
+import json
+
+import pytest
+
+from rag import RAG, Answer, DocumentError, QuestionError
+
+from .conftest import EchoGenerator
+
+
+@pytest.fixture
+def rag_echo(corpus, tmp_path, fake_embedder):
+    def make(draft: str) -> RAG:
+        return RAG.build(corpus, tmp_path / "index", embedder=fake_embedder, generator=EchoGenerator(draft))
+
+    return make
+
+
+def test_answer_follows_the_json_contract(rag_echo, corpus):
+    answer = rag_echo("Hamedani was killed by ISIS extremists [1].").ask("Who killed Hamedani?")
+    data = json.loads(json.dumps(answer.to_dict()))
+    assert set(data) >= {"question", "answer", "abstained", "citations", "passages", "timings"}
+    assert set(data["timings"]) >= {"retrieve_ms", "generate_ms", "total_ms", "prompt_tokens", "completion_tokens"}
+    assert data["passages"] and data["citations"]
+    for item in data["citations"] + data["passages"]:
+        source = (corpus / f"{item['doc_id']}.txt").read_text(encoding="utf-8")
+        assert source[item["start"]:item["end"]] == item["text"]
+    assert "ISIS" in data["answer"] and not data["abstained"]
+    assert any("killed by ISIS" in c["text"] for c in data["citations"])
+
+
+def test_stream_yields_drafts_then_the_verified_answer(rag_echo):
+    pieces = list(rag_echo("Four missiles crashed in Iran [9].").stream("Where did the Russian missiles crash?"))
+    assert all(isinstance(p, str) for p in pieces[:-1]) and len(pieces) > 2
+    final = pieces[-1]
+    assert isinstance(final, Answer)
+    assert "Iran" in final.text and all(c.key in {"1", "2", "3", "4", "5"} for c in final.citations)
+
+
+@pytest.mark.parametrize("question", ["", "   ", "\n\t"])
+def test_empty_question_is_refused(rag_echo, question):
+    with pytest.raises(QuestionError, match="empty"):
+        rag_echo("x").ask(question)
+
+
+def test_huge_question_is_refused_quickly(rag_echo):
+    with pytest.raises(QuestionError, match="limit"):
+        rag_echo("x").ask("why " * 50_000)
+
+
+def test_control_characters_are_harmless(rag_echo):
+    answer = rag_echo("Hamedani was killed by ISIS extremists.").ask("Who\x00 killed\x1b[31m Hamedani?\x07")
+    assert not answer.abstained and "\x00" not in answer.question
+
+
+def test_upload_adds_a_document_without_reembedding_the_rest(rag_echo, tmp_path, fake_embedder):
+    rag = rag_echo("The zebra parade was held in Lisbon [1].")
+    before = fake_embedder.calls
+    new = tmp_path / "zebra.md"
+    new.write_text("# Zebra Parade Held In Lisbon\n\nThe annual zebra parade was held in Lisbon on Sunday.\n")
+    report = rag.add_documents([new])
+    assert report.added == ("zebra",) and fake_embedder.calls - before == report.embedded <= 3
+    answer = rag.ask("Where was the zebra parade held?")
+    assert answer.citations and answer.citations[0].doc_id == "zebra"
+    with pytest.raises(DocumentError, match="only those"):
+        rag.add_documents([tmp_path / "evil.exe"])
+
+
+def test_context_returns_the_cited_passage_with_neighbours(rag_echo):
+    rag = rag_echo("Hamedani was killed by ISIS extremists [1].")
+    cite = rag.ask("Who killed Hamedani?").citations[0]
+    around = rag.context(cite.doc_id, cite.start, cite.end)
+    assert any(c.start == cite.start for c in around) and len(around) >= 2
