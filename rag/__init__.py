@@ -12,18 +12,20 @@ the answer before it is shown. Errors the user can act on are `RagError`s.
 """
 
 from .config import Config
+from .embed import Embedder
 from .errors import (
     ConfigError,
     DocumentError,
     EvalError,
     IndexCorruptError,
-    IndexError_,
     IndexMismatchError,
     IndexMissingError,
     ModelError,
     QuestionError,
     RagError,
+    RagIndexError,
 )
+from .generate import Generator
 from .indexing import IndexReport
 from .pipeline import RAG
 from .prompts import ABSTAIN
@@ -31,7 +33,6 @@ from .types import Answer, Chunk, Citation, Document, Hit, Timings
 
 __all__ = [
     "ABSTAIN",
-    "RAG",
     "Answer",
     "Chunk",
     "Citation",
@@ -39,16 +40,19 @@ __all__ = [
     "ConfigError",
     "Document",
     "DocumentError",
+    "Embedder",
     "EvalError",
+    "Generator",
     "Hit",
     "IndexCorruptError",
-    "IndexError_",
     "IndexMismatchError",
     "IndexMissingError",
     "IndexReport",
     "ModelError",
     "QuestionError",
+    "RAG",
     "RagError",
+    "RagIndexError",
     "Timings",
 ]
 __version__ = "0.1.0"

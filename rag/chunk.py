@@ -8,8 +8,8 @@ the file's offsets.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from functools import lru_cache
-from typing import Iterator
 
 from .documents import visible
 from .types import Chunk, Document

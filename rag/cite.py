@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from .chunk import split_sentences
 from .prompts import ABSTAIN
@@ -38,10 +38,10 @@ _ABSTAIN_PHRASES = ("do not say", "does not say", "don't say", "doesn't say", "n
 class Thresholds:
     """The evidence rules, calibrated with `rag eval` (see Config for each one's meaning)."""
 
-    support: float = 0.75
+    support: float = 1.0
     relevance: float = 0.3
-    claim_coverage: float = 0.25
-    quote_coverage: float = 0.8
+    claim_coverage: float = 0.2
+    quote_coverage: float = 0.6
     quote_dense: float = 0.5
 
 
@@ -122,16 +122,44 @@ def support(claim: str, question_words: set[str], passage: Scored) -> float:
     return sum(w in passage.words for w in new) / len(new)
 
 
+_WH = re.compile(r"^\s*(who|whom|when|where|how (many|much|far|long|close)|what (year|day|date))\b", re.IGNORECASE)
+_DAY_OR_DATE = re.compile(r"\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|yesterday|"
+                          r"january|february|march|april|may|june|july|august|september|october|november|"
+                          r"december|\d{4})\b", re.IGNORECASE)
+
+
+def answer_cue(question: str, sentence: str) -> float:
+    """1.0 when ``sentence`` has the kind of answer the question word asks for, else 0.
+
+    Classic answer-type matching, used only to choose between passages that carry the question
+    equally: "Who killed X?" wants an agent ("killed by ..."), "How many ...?" a number the
+    question does not already hold, "When ...?" a day or date, "Where ...?" a place ("in Iran").
+    """
+    match = _WH.match(question)
+    if not match:
+        return 0.0
+    word = match.group(1).lower()
+    if word in ("who", "whom"):
+        verbs = [w for w in tokens(question)[1:] if w.endswith("ed") or w in ("shot", "hit", "won", "led", "said")]
+        low = sentence.lower()
+        return float(any(re.search(rf"\b{re.escape(v)} by\b", low) for v in verbs))
+    if word.startswith("how"):
+        return float(bool(numbers(sentence) - numbers(question)))
+    if word == "when" or word.startswith("what"):
+        return float(bool(_DAY_OR_DATE.search(sentence)))
+    return float(bool(re.search(r"\b(in|at|near|from|into)\s+(the\s+)?[A-Z]", sentence)))
+
+
 def citation_for(passage: Scored) -> Citation:
     chunk = passage.hit.chunk
     return Citation(passage.key, chunk.doc_id, chunk.start, chunk.end, chunk.text)
 
 
-def best_sentence(passage: Scored, wanted: Sequence[str]) -> str:
-    """The sentence of a passage that holds most of ``wanted`` (stemmed words)."""
+def best_sentence(passage: Scored, wanted: Sequence[str], question: str = "") -> str:
+    """The sentence of a passage that holds most of ``wanted`` (stemmed words), answer cues breaking ties."""
     text = passage.hit.chunk.readable
     sentences = [text[s:e] for s, e in split_sentences(text)] or [text]
-    return max(sentences, key=lambda s: (len(set(wanted) & set(content_words(s))), len(s)))
+    return max(sentences, key=lambda s: (len(set(wanted) & set(content_words(s))) + answer_cue(question, s), len(s)))
 
 
 def _quantities(text: str) -> dict[str, set[str]]:
@@ -146,16 +174,27 @@ def _quantities(text: str) -> dict[str, set[str]]:
     return found
 
 
-def _disagreement(primary: Scored, others: Sequence[Scored], floor: float) -> Scored | None:
-    """A passage from another article, about the question, giving a different figure in the same unit."""
-    mine = _quantities(primary.hit.chunk.readable)
-    for other in others:
-        if other.hit.chunk.doc_id == primary.hit.chunk.doc_id or other.coverage < floor:
-            continue
-        theirs = _quantities(other.hit.chunk.readable)
-        shared = set(mine) & set(theirs)
-        if shared and all(mine[u].isdisjoint(theirs[u]) for u in shared):
-            return other
+def _disagreement(question: str, primary: Scored, passages: Sequence[Scored], rules: Thresholds
+                  ) -> tuple[Scored, Scored] | None:
+    """Two passages from different articles, both about the question, giving different figures in one unit.
+
+    Only for questions that ask for a quantity ("how far", "how many"...); the answer's own passage
+    is preferred as one side.
+    """
+    match = _WH.match(question)
+    if not match or not match.group(1).lower().startswith("how"):
+        return None
+    about = [p for p in passages if p.dense >= rules.quote_dense or p.coverage >= rules.quote_coverage]
+    about.sort(key=lambda p: p is not primary)
+    for i, one in enumerate(about):
+        mine = _quantities(one.hit.chunk.readable)
+        for other in about[i + 1:]:
+            if other.hit.chunk.doc_id == one.hit.chunk.doc_id:
+                continue
+            theirs = _quantities(other.hit.chunk.readable)
+            shared = set(mine) & set(theirs)
+            if shared and all(mine[u].isdisjoint(theirs[u]) for u in shared):
+                return one, other
     return None
 
 
@@ -184,16 +223,19 @@ def verify(question: str, draft: str, hits: Sequence[Hit], idf: dict[str, float]
         strong = [p for p in passages if p.coverage >= rules.quote_coverage and p.dense >= rules.quote_dense]
         if not strong:
             return Verdict(ABSTAIN, (), True, "abstained")
-        primary = max(strong, key=lambda p: (p.coverage + p.dense, -int(p.key)))
+        primary = max(strong, key=lambda p: (p.coverage + p.dense + 0.5 * answer_cue(question, p.hit.chunk.readable),
+                                             -int(p.key)))
 
-    other = _disagreement(primary, passages, rules.quote_coverage / 2)
-    if other:
+    pair = _disagreement(question, primary, passages, rules)
+    if pair:
+        primary, other = pair
         return Verdict(
-            f"The sources differ: {primary.hit.chunk.doc_id} says “{best_sentence(primary, qwords)}” [{primary.key}], "
-            f"while {other.hit.chunk.doc_id} says “{best_sentence(other, qwords)}” [{other.key}].",
+            f"The sources differ: {primary.hit.chunk.doc_id} says “{best_sentence(primary, qwords, question)}” "
+            f"[{primary.key}], while {other.hit.chunk.doc_id} says “{best_sentence(other, qwords, question)}” [{other.key}].",
             (citation_for(primary), citation_for(other)), False, "conflict")
     if not kept:
-        return Verdict(f"“{best_sentence(primary, qwords)}” [{primary.key}]", (citation_for(primary),), False, "quoted")
+        quote = best_sentence(primary, qwords, question).strip("“”\"")
+        return Verdict(f"“{quote}” [{primary.key}]", (citation_for(primary),), False, "quoted")
 
     parts: list[str] = []
     cited: dict[str, Citation] = {}

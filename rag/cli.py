@@ -10,10 +10,12 @@ import argparse
 import json
 import logging
 import sys
-from typing import Any, Sequence
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 from .config import Config
-from .errors import RagError
+from .errors import DocumentError, RagError
 
 
 def _console(stderr: bool = False):
@@ -42,6 +44,8 @@ def cmd_index(args: argparse.Namespace) -> int:
     from .indexing import build_index
 
     config = _config(args)
+    if not Path(config.docs_dir).is_dir():
+        raise DocumentError(f"The documents folder {config.docs_dir} does not exist; pass --docs DIR.")
     embedder = SentenceTransformerEmbedder(config.embedder, config.embed_batch, config.n_threads)
     with _progress_bar("indexing") as bar:
         task = bar.add_task("", total=None)

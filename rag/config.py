@@ -7,8 +7,9 @@ explicit overrides (CLI flags, keyword arguments). Unknown keys are an error.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
-from typing import Any, Mapping
+from typing import Any
 
 from .errors import ConfigError
 
@@ -36,10 +37,10 @@ class Config:
     temperature: float = 0.0  # 0 = greedy, reproducible answers
     seed: int = 0  # llama.cpp sampling seed
     embed_batch: int = 32  # sentence-transformers batch size
-    support: float = 0.75  # share of a claim's new content words (beyond the question's) its passage must hold
+    support: float = 1.0  # share of a claim's new content words (beyond the question's) its passage must hold
     relevance: float = 0.3  # least cosine between question and a passage that may back a claim
-    claim_coverage: float = 0.25  # least share of the question's words a passage that backs a claim must hold
-    quote_coverage: float = 0.8  # with no verified claim, quote a passage holding this share of the question's words
+    claim_coverage: float = 0.2  # least share of the question's words a passage that backs a claim must hold
+    quote_coverage: float = 0.6  # with no verified claim, quote a passage holding this share of the question's words
     quote_dense: float = 0.5  # ... and at least this cosine; otherwise abstain
     exact_limit: int = 200_000  # above this many passages the FAISS index is HNSW, not exact
     faiss_threads: int = 1  # one thread is faster than two for single queries here

@@ -11,9 +11,9 @@ import hashlib
 import html
 import logging
 import re
+from collections.abc import Iterable, Iterator
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from .types import Document
 
@@ -35,7 +35,7 @@ _BLOCK_TAGS = {"p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5",
 _HIDDEN_TAGS = {"script", "style", "noscript", "template", "head", "nav", "aside", "svg", "iframe", "form", "button"}
 
 
-class SkippedFile(Exception):
+class SkippedFile(Exception):  # noqa: N818 - a result the loader reports, not an error to the user
     """A file that cannot be indexed; the message says why (shown as a warning)."""
 
 
@@ -84,8 +84,13 @@ def parse_document(doc_id: str, path: str, data: bytes) -> Document:
         text = " " + text[1:]  # keep offsets: the BOM becomes one space
     suffix = Path(path).suffix.lower()
     markup = suffix in (".html", ".htm")
-    lines = html_lines(text) if markup else text_lines(text, markdown=suffix in (".md", ".markdown"))
+    page_title = ""
+    if markup:
+        lines, page_title = html_lines(text)
+    else:
+        lines = text_lines(text, markdown=suffix in (".md", ".markdown"))
     blocks, title = content_blocks(text, lines)
+    title = page_title or title
     if not blocks:
         raise SkippedFile(f"Skipped {path}: no readable text in it.")
     return Document(doc_id, path, text, title, hashlib.sha256(data).hexdigest(), tuple(blocks), markup)
@@ -143,12 +148,15 @@ class _VisibleText(HTMLParser):
         self.hidden = 0
         self.lines: list[tuple[int, int]] = []
         self.current: list[int] = []
+        self.title = ""  # text of <title>, used as the document title
+        self._in_title = False
 
     def _pos(self) -> int:
         line, col = self.getpos()
         return self.line_starts[line - 1] + col
 
     def handle_starttag(self, tag: str, attrs: list) -> None:
+        self._in_title = tag == "title"
         if tag in _HIDDEN_TAGS:
             self.hidden += 1
         if tag in _BLOCK_TAGS:
@@ -159,6 +167,7 @@ class _VisibleText(HTMLParser):
             self.flush()
 
     def handle_endtag(self, tag: str) -> None:
+        self._in_title = False
         if tag in _HIDDEN_TAGS and self.hidden:
             self.hidden -= 1
         if tag in _BLOCK_TAGS:
@@ -175,6 +184,8 @@ class _VisibleText(HTMLParser):
             self.current = [start, end]
 
     def handle_data(self, data: str) -> None:
+        if self._in_title:
+            self.title += data
         self._text(len(data))
 
     def handle_entityref(self, name: str) -> None:
@@ -196,13 +207,13 @@ class _VisibleText(HTMLParser):
         self.current = []
 
 
-def html_lines(text: str) -> list[tuple[int, int]]:
-    """Spans of visible block-level text in an HTML file (scripts, styles, nav left out)."""
+def html_lines(text: str) -> tuple[list[tuple[int, int]], str]:
+    """Spans of visible block-level text in an HTML file (scripts, styles, nav left out), and its <title>."""
     parser = _VisibleText(text)
     parser.feed(text)
     parser.close()
     parser.flush()
-    return parser.lines
+    return parser.lines, visible(parser.title)
 
 
 def visible(raw: str) -> str:

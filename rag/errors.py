@@ -10,7 +10,7 @@ traceback.
     ├── DocumentError      no readable documents to index
     ├── ModelError         model file missing or unloadable
     ├── EvalError          malformed gold-questions file
-    └── IndexError_        base for index problems (named to avoid shadowing IndexError)
+    └── RagIndexError      base for index problems
         ├── IndexMissingError   no index at that path
         ├── IndexCorruptError   truncated, edited or incomplete index files
         └── IndexMismatchError  built by another embedder, chunker or format version
@@ -45,17 +45,17 @@ class EvalError(RagError):
     """The gold-questions file is malformed; the message names the entry and the problem."""
 
 
-class IndexError_(RagError):  # noqa: N801 - trailing underscore keeps builtins.IndexError usable
+class RagIndexError(RagError):
     """Base class for problems with the index folder."""
 
 
-class IndexMissingError(IndexError_):
+class IndexMissingError(RagIndexError):
     """There is no index at the given path."""
 
 
-class IndexCorruptError(IndexError_):
+class IndexCorruptError(RagIndexError):
     """Index files are truncated, edited or missing."""
 
 
-class IndexMismatchError(IndexError_):
+class IndexMismatchError(RagIndexError):
     """The index was built with other settings than the ones in use."""

@@ -11,8 +11,9 @@ import importlib.util
 import logging
 import os
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from .errors import ModelError
 from .prompts import Prompt

@@ -1,30 +1,30 @@
 """Build or update the index: embed only what changed, then swap the new version in.
 
 Unchanged documents (same sha256) keep their chunks and vectors; changed ones are re-chunked
-and re-embedded; documents no longer in the folder leave the index.
+and re-embedded; documents no longer in the folder leave the index. Passages stream to the new
+version's files as they are made, so memory does not grow with the size of the corpus.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
-
-import numpy as np
 
 from .chunk import chunk_document
 from .config import Config
 from .documents import SkippedFile, iter_paths, load_document
 from .embed import Embedder
-from .errors import DocumentError, IndexError_
+from .errors import DocumentError, RagIndexError
 from .retrieve import search_text
-from .store import Manifest, Store, load_store, write_lock, write_version
+from .store import Manifest, Store, VersionWriter, load_store, remove_unfinished, write_lock
 from .types import Chunk
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int, str], None]  # (done, total, what) -> None
+EMBED_BLOCK = 512  # passages per embedder call when indexing (across documents)
 
 
 @dataclass(frozen=True)
@@ -47,8 +47,9 @@ def _previous(index_dir: Path, config: Config, embedder: Embedder, rebuild: bool
     if rebuild:
         return None
     try:
-        store = load_store(index_dir, embedder.name, embedder.dim)
-    except IndexError_ as exc:
+        # faiss sets the OpenMP thread count torch also uses: keep it at n_threads for embedding.
+        store = load_store(index_dir, embedder.name, embedder.dim, config.n_threads)
+    except RagIndexError as exc:
         if (index_dir / "CURRENT").exists():
             log.warning("Rebuilding from scratch: %s", exc)
         return None
@@ -70,63 +71,126 @@ def build_index(config: Config, embedder: Embedder, paths: Iterable[Path] | None
         paths = iter_paths(docs_dir)
     paths = list(paths)
     with write_lock(index_dir):
+        remove_unfinished(index_dir)
         old = _previous(index_dir, config, embedder, rebuild)
         old_docs = old.manifest.documents if old else {}
-        chunks: list[Chunk] = []
-        vectors: list[np.ndarray] = []
-        documents: dict[str, dict] = {}
-        added, changed, skipped = [], [], []
-        embedded = unchanged = 0
-        for i, path in enumerate(paths):
-            if progress:
-                progress(i, len(paths), path.name)
-            doc_id = path.stem
-            if doc_id in documents:
-                skipped.append(f"Skipped {path}: another file already has the id {doc_id}.")
-                log.warning(skipped[-1])
-                continue
-            try:
-                data_hash = _hash(path, config.max_doc_bytes)
-                previous = old_docs.get(doc_id)
-                if old is not None and previous and previous["sha256"] == data_hash:
-                    first, count = previous["rows"]
-                    documents[doc_id] = {**previous, "rows": [len(chunks), count], "path": str(path)}
-                    chunks.extend(old.chunks[first:first + count])
-                    vectors.append(np.asarray(old.vectors[first:first + count], dtype=np.float32))
-                    unchanged += 1
+        with _Rows(index_dir, embedder, old) as rows:
+            documents = rows.documents
+            added, changed, skipped = [], [], []
+            unchanged = 0
+            for i, path in enumerate(paths):
+                if progress:
+                    progress(i, len(paths), path.name)
+                doc_id = path.stem
+                if doc_id in documents:
+                    skipped.append(f"Skipped {path}: another file already has the id {doc_id}.")
+                    log.warning(skipped[-1])
                     continue
-                doc = load_document(path, config.max_doc_bytes)
-            except SkippedFile as exc:
-                skipped.append(str(exc))
-                log.warning("%s", exc)
-                continue
-            doc_chunks = chunk_document(doc, config.chunk_sentences, config.chunk_chars)
-            if not doc_chunks:
-                skipped.append(f"Skipped {path}: no sentences found in it.")
-                continue
-            vectors.append(embedder.embed([search_text(c) for c in doc_chunks]))
-            embedded += len(doc_chunks)
-            documents[doc_id] = {"path": str(path), "sha256": doc.sha256, "title": doc.title,
-                                 "rows": [len(chunks), len(doc_chunks)]}
-            chunks.extend(doc_chunks)
-            (changed if doc_id in old_docs else added).append(doc_id)
-        if progress:
-            progress(len(paths), len(paths), "writing index")
-        removed = sorted(set(old_docs) - set(documents))
-        if not documents:
-            raise DocumentError(f"No readable documents in {docs_dir}; nothing was indexed.")
-        report = IndexReport(len(documents), len(chunks), tuple(added), tuple(changed), tuple(removed), unchanged,
-                             embedded, tuple(skipped))
-        if old is not None and not (added or changed or removed) and list(old_docs) == list(documents):
-            return report
-        matrix = np.concatenate(vectors) if vectors else np.zeros((0, embedder.dim), np.float32)
-        manifest = Manifest(
-            embedder=embedder.name, dim=embedder.dim, chunk_sentences=config.chunk_sentences,
-            chunk_chars=config.chunk_chars, faiss_type="flat" if len(chunks) < config.exact_limit else "hnsw",
-            count=len(chunks), documents=documents, files={}, docs_dir=str(docs_dir),
-        )
-        write_version(index_dir, manifest, chunks, matrix, config.n_threads)
+                try:
+                    data_hash = _hash(path, config.max_doc_bytes)
+                    previous = old_docs.get(doc_id)
+                    if old is not None and previous and previous["sha256"] == data_hash:
+                        rows.keep(doc_id, {**previous, "path": str(path)})
+                        unchanged += 1
+                        continue
+                    doc = load_document(path, config.max_doc_bytes)
+                except SkippedFile as exc:
+                    skipped.append(str(exc))
+                    log.warning("%s", exc)
+                    continue
+                doc_chunks = chunk_document(doc, config.chunk_sentences, config.chunk_chars)
+                if not doc_chunks:
+                    skipped.append(f"Skipped {path}: no sentences found in it.")
+                    continue
+                rows.embed(doc_id, {"path": str(path), "sha256": doc.sha256, "title": doc.title}, doc_chunks)
+                (changed if doc_id in old_docs else added).append(doc_id)
+            if progress:
+                progress(len(paths), len(paths), "writing index")
+            rows.embed_queued()
+            removed = sorted(set(old_docs) - set(documents))
+            if not documents:
+                raise DocumentError(f"No readable documents in {docs_dir}; nothing was indexed.")
+            report = IndexReport(len(documents), rows.count, tuple(added), tuple(changed), tuple(removed), unchanged,
+                                 rows.embedded, tuple(skipped))
+            if old is not None and not (added or changed or removed) and list(old_docs) == list(documents):
+                return report
+            manifest = Manifest(
+                embedder=embedder.name, dim=embedder.dim, chunk_sentences=config.chunk_sentences,
+                chunk_chars=config.chunk_chars, faiss_type="flat" if rows.count < config.exact_limit else "hnsw",
+                count=rows.count, documents=documents, files={}, docs_dir=str(docs_dir),
+            )
+            rows.commit(manifest, config.n_threads)
         return IndexReport(**{**report.__dict__, "written": True})
+
+
+class _Rows:
+    """The new version's rows, in document order, streamed to a VersionWriter.
+
+    Unchanged documents are copied from the old version; new ones are embedded in blocks of
+    about EMBED_BLOCK passages across documents (bigger encode calls pad less). Nothing is
+    written until the first document has to be embedded, so a run that changes nothing
+    writes nothing.
+    """
+
+    def __init__(self, index_dir: Path, embedder: Embedder, old: Store | None) -> None:
+        self.index_dir = index_dir
+        self.embedder = embedder
+        self.old = old
+        self.documents: dict[str, dict] = {}  # doc_id -> manifest entry, rows assigned in order
+        self.count = 0  # rows assigned so far
+        self.embedded = 0
+        self._queue: list[tuple[int, int] | list[Chunk]] = []  # old row spans to copy, or chunks to embed
+        self._queued_texts = 0
+        self._writer: VersionWriter | None = None
+
+    def __enter__(self) -> _Rows:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._writer is not None:
+            self._writer.abort()
+
+    def keep(self, doc_id: str, entry: dict) -> None:
+        first, count = entry["rows"]
+        self.documents[doc_id] = {**entry, "rows": [self.count, count]}
+        self.count += count
+        self._queue.append((first, count))
+
+    def embed(self, doc_id: str, entry: dict, chunks: list[Chunk]) -> None:
+        self.documents[doc_id] = {**entry, "rows": [self.count, len(chunks)]}
+        self.count += len(chunks)
+        self._queue.append(chunks)
+        self._queued_texts += len(chunks)
+        if self._queued_texts >= EMBED_BLOCK:
+            self._flush()
+
+    def embed_queued(self) -> None:
+        """Embed and write what is queued, if anything needs embedding."""
+        if self._queued_texts:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._writer is None:
+            self._writer = VersionWriter(self.index_dir, self.embedder.dim)
+        new = [c for item in self._queue if isinstance(item, list) for c in item]
+        vectors = self.embedder.embed([search_text(c) for c in new]) if new else None
+        self.embedded += len(new)
+        at = 0
+        for item in self._queue:
+            if isinstance(item, list):
+                assert vectors is not None
+                self._writer.add(item, vectors[at:at + len(item)])
+                at += len(item)
+            else:
+                first, count = item
+                assert self.old is not None  # only rows of an old version are kept
+                self._writer.add(self.old.chunks[first:first + count], self.old.vectors[first:first + count])
+        self._queue, self._queued_texts = [], 0
+
+    def commit(self, manifest: Manifest, threads: int) -> None:
+        self._flush()
+        assert self._writer is not None
+        self._writer.commit(manifest, threads)
 
 
 def _hash(path: Path, max_bytes: int) -> str:

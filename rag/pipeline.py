@@ -12,11 +12,13 @@ import re
 import shutil
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from .cite import Thresholds, idf_table, verify
 from .config import Config
+from .documents import SUFFIXES, iter_paths
 from .embed import Embedder, SentenceTransformerEmbedder
 from .errors import DocumentError, QuestionError
 from .generate import Generator, LlamaGenerator
@@ -76,20 +78,25 @@ class RAG:
             self.store, self.retriever, self.titles, self._idf = store, retriever, titles, (idf, default)
 
     def add_documents(self, files: list[str | Path], progress: Progress | None = None) -> IndexReport:
-        """Copy files into the documents folder and index them without re-embedding the rest."""
+        """Copy files into the documents folder and index them without re-embedding the rest.
+
+        Every file is checked before any is copied: only .txt, .md and .html, and no file may
+        replace a different document of the same name.
+        """
         docs_dir = Path(self.config.docs_dir)
-        docs_dir.mkdir(parents=True, exist_ok=True)
-        targets = []
+        plan = []
         for file in files:
             source = Path(file)
-            if source.suffix.lower() not in (".txt", ".md", ".markdown", ".html", ".htm"):
+            if source.suffix.lower() not in SUFFIXES:
                 raise DocumentError(f"{source.name} is not a .txt, .md or .html file; only those can be added.")
             target = docs_dir / source.name
+            if target.exists() and source.resolve() != target.resolve() and target.read_bytes() != source.read_bytes():
+                raise DocumentError(f"A different document named {source.name} is already indexed; rename the file.")
+            plan.append((source, target))
+        docs_dir.mkdir(parents=True, exist_ok=True)
+        for source, target in plan:
             if source.resolve() != target.resolve():
                 shutil.copyfile(source, target)
-            targets.append(target)
-        from .documents import iter_paths
-
         with _CPU_WORK:
             report = build_index(self.config, self.embedder, iter_paths(docs_dir), progress=progress)
         self.reload()

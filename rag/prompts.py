@@ -7,8 +7,8 @@ program issued; whatever the model writes back is checked in `rag.cite`, never t
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 from .types import Hit
 

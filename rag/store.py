@@ -11,7 +11,9 @@ Layout::
         faiss.index        FAISS index over the vectors (inner product = cosine)
 
 A new version is written beside the live one and only then named in CURRENT, so killing the
-writer at any moment leaves the previous version loadable. No pickle anywhere.
+writer at any moment leaves the previous version loadable. No pickle anywhere. Chunks and
+vectors are streamed to disk as they come (`VersionWriter`), so building an index of a million
+passages never holds every passage's text in memory at once.
 """
 
 from __future__ import annotations
@@ -22,12 +24,14 @@ import json
 import logging
 import os
 import shutil
+import struct
 import time
 import uuid
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -40,6 +44,13 @@ FORMAT = "rag-index"
 VERSION = 1
 FILES = ("chunks.jsonl", "vectors.npy", "faiss.index")
 _HASH_LIMIT = 512 * 1024 * 1024  # above this total size only sizes are checked at load
+_NPY_HEADER = 128  # bytes reserved for the .npy header, written once the row count is known
+_ADD_BLOCK = 65_536  # rows handed to FAISS per add() call, so a memory-mapped matrix is never copied whole
+
+# HNSW settings, measured by bench/bench_scale.py on 384-d MiniLM-like vectors (see bench/RESULTS.md).
+HNSW_M = 32  # graph links per vector
+HNSW_EF_CONSTRUCTION = 80  # candidate list while building
+HNSW_EF_SEARCH = 96  # candidate list while searching (stored in the index file)
 
 
 @dataclass(frozen=True)
@@ -79,17 +90,17 @@ def faiss_module(threads: int = 1):
 
 
 def make_faiss_index(vectors: np.ndarray, kind: str, threads: int = 2):
-    """An inner-product FAISS index over ``vectors``: exact ("flat") or HNSW."""
+    """An inner-product FAISS index over ``vectors`` (may be memory-mapped): exact ("flat") or HNSW."""
     faiss = faiss_module(threads)
     dim = vectors.shape[1]
     if kind == "hnsw":
-        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = 80
-        index.hnsw.efSearch = 96
+        index = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        index.hnsw.efSearch = HNSW_EF_SEARCH
     else:
         index = faiss.IndexFlatIP(dim)
-    if len(vectors):
-        index.add(vectors)
+    for start in range(0, len(vectors), _ADD_BLOCK):
+        index.add(np.ascontiguousarray(vectors[start:start + _ADD_BLOCK], dtype=np.float32))
     return index
 
 
@@ -114,8 +125,9 @@ class Store:
         faiss_module(threads)
         if not self.chunks:
             return []
-        scores, rows = self.faiss_index.search(vector.reshape(1, -1).astype(np.float32), min(n, len(self.chunks)))
-        return [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if r >= 0]
+        query = np.asarray(vector, dtype=np.float32).reshape(1, -1)  # no copy when already float32
+        scores, rows = self.faiss_index.search(query, min(n, len(self.chunks)))
+        return [(r, s) for r, s in zip(rows[0].tolist(), scores[0].tolist()) if r >= 0]
 
     def neighbours(self, chunk: Chunk, window: int = 1) -> list[Chunk]:
         """The chunk with up to ``window`` chunks of its document on each side, in order."""
@@ -207,36 +219,103 @@ def write_lock(index_dir: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def write_version(index_dir: Path, manifest: Manifest, chunks: list[Chunk], vectors: np.ndarray, threads: int = 2) -> Path:
-    """Write a complete new version, fsync it, point CURRENT at it, then drop old versions."""
-    index_dir.mkdir(parents=True, exist_ok=True)
-    name = f"v-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
-    tmp = index_dir / f".tmp-{name}"
-    tmp.mkdir()
-    with (tmp / "chunks.jsonl").open("w", encoding="utf-8") as fh:
-        for chunk in chunks:
-            fh.write(json.dumps(asdict(chunk), ensure_ascii=False) + "\n")
-    np.save(tmp / "vectors.npy", np.ascontiguousarray(vectors, dtype=np.float32), allow_pickle=False)
-    faiss = faiss_module(threads)
-    faiss.write_index(make_faiss_index(np.asarray(vectors, dtype=np.float32), manifest.faiss_type, threads), str(tmp / "faiss.index"))
-    files = {f: {"bytes": (tmp / f).stat().st_size, "sha256": _sha256(tmp / f)} for f in FILES}
-    manifest = Manifest(**{**asdict(manifest), "files": files, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
-    (tmp / "manifest.json").write_text(manifest.to_json())
-    for file in tmp.iterdir():
-        with file.open("rb") as fh:
+def remove_unfinished(index_dir: Path) -> None:
+    """Delete temporary version folders a killed writer left behind (call under write_lock)."""
+    for tmp in index_dir.glob(".tmp-v-*"):
+        if tmp.is_dir():
+            log.info("Removing %s, left by an index run that did not finish.", tmp)
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _npy_header(rows: int, dim: int) -> bytes:
+    """A version 1.0 .npy header for a little-endian float32 [rows, dim] matrix, padded to _NPY_HEADER bytes."""
+    text = f"{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {dim}), }}"
+    body = text.ljust(_NPY_HEADER - 11) + "\n"
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(body)) + body.encode("latin-1")
+
+
+class VersionWriter:
+    """Writes one new index version row by row, then swaps it in with `commit`.
+
+    Chunks go straight to chunks.jsonl and vectors to vectors.npy (its header is filled in at
+    the end), so memory holds only what is being added. Until `commit` renames it, the version
+    is a hidden temporary folder; `abort` (also run on leaving a ``with`` block) removes it.
+    """
+
+    def __init__(self, index_dir: Path, dim: int) -> None:
+        index_dir.mkdir(parents=True, exist_ok=True)
+        self.index_dir = index_dir
+        self.dim = dim
+        self.count = 0
+        self.name = f"v-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        self.tmp = index_dir / f".tmp-{self.name}"
+        self.tmp.mkdir()
+        self._chunks = (self.tmp / "chunks.jsonl").open("w", encoding="utf-8")
+        self._vectors = (self.tmp / "vectors.npy").open("wb")
+        self._vectors.write(_npy_header(0, dim))
+        self._done = False
+
+    def __enter__(self) -> VersionWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.abort()
+
+    def add(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        """Append passages and their vectors (row i of ``vectors`` belongs to ``chunks[i]``)."""
+        if len(chunks) != len(vectors) or (len(vectors) and vectors.shape[1] != self.dim):
+            raise ValueError(f"{len(chunks)} chunks but vectors of shape {vectors.shape}; expected one {self.dim}-d row each.")
+        self._chunks.writelines(json.dumps(asdict(c), ensure_ascii=False) + "\n" for c in chunks)
+        self._vectors.write(np.ascontiguousarray(vectors, dtype="<f4").tobytes())
+        self.count += len(chunks)
+
+    def commit(self, manifest: Manifest, threads: int = 2) -> Path:
+        """Finish the files, build FAISS, fsync, point CURRENT at the new version, drop old versions."""
+        if manifest.count != self.count:
+            raise ValueError(f"The manifest counts {manifest.count} passages but {self.count} were written.")
+        self._chunks.close()
+        self._vectors.seek(0)
+        self._vectors.write(_npy_header(self.count, self.dim))
+        self._vectors.close()
+        tmp, index_dir, name = self.tmp, self.index_dir, self.name
+        vectors = np.load(tmp / "vectors.npy", mmap_mode="r", allow_pickle=False)
+        faiss = faiss_module(threads)
+        faiss.write_index(make_faiss_index(vectors, manifest.faiss_type, threads), str(tmp / "faiss.index"))
+        del vectors
+        files = {f: {"bytes": (tmp / f).stat().st_size, "sha256": _sha256(tmp / f)} for f in FILES}
+        manifest = Manifest(**{**asdict(manifest), "files": files, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+        (tmp / "manifest.json").write_text(manifest.to_json())
+        for file in tmp.iterdir():
+            with file.open("rb") as fh:
+                os.fsync(fh.fileno())
+        final = index_dir / name
+        os.rename(tmp, final)
+        self._done = True
+        pointer = index_dir / ".CURRENT.tmp"
+        pointer.write_text(name + "\n")
+        with pointer.open("rb") as fh:
             os.fsync(fh.fileno())
-    final = index_dir / name
-    os.rename(tmp, final)
-    pointer = index_dir / ".CURRENT.tmp"
-    pointer.write_text(name + "\n")
-    with pointer.open("rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(pointer, index_dir / "CURRENT")
-    _fsync_dir(index_dir)
-    for old in index_dir.iterdir():
-        if old.is_dir() and old.name != name and (old.name.startswith("v-") or old.name.startswith(".tmp-")):
-            shutil.rmtree(old, ignore_errors=True)
-    return final
+        os.replace(pointer, index_dir / "CURRENT")
+        _fsync_dir(index_dir)
+        for old in index_dir.iterdir():
+            if old.is_dir() and old.name != name and (old.name.startswith("v-") or old.name.startswith(".tmp-")):
+                shutil.rmtree(old, ignore_errors=True)
+        return final
+
+    def abort(self) -> None:
+        """Close and remove the temporary folder unless the version was committed."""
+        self._chunks.close()
+        self._vectors.close()
+        if not self._done:
+            self._done = True
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def write_version(index_dir: Path, manifest: Manifest, chunks: list[Chunk], vectors: np.ndarray, threads: int = 2) -> Path:
+    """Write a complete new version from chunks and vectors already in memory (see VersionWriter)."""
+    with VersionWriter(index_dir, int(manifest.dim)) as writer:
+        writer.add(chunks, np.asarray(vectors, dtype=np.float32).reshape(len(chunks), manifest.dim))
+        return writer.commit(manifest, threads)
 
 
 def _fsync_dir(path: Path) -> None:

@@ -16,7 +16,7 @@ _NUMBER = re.compile(r"\$?\d+(?:[.,]\d+)*")
 _EXTRA_STOP = {
     "who", "whom", "whose", "what", "which", "when", "where", "why", "how", "did", "does", "do", "was", "were",
     "is", "are", "according", "say", "said", "says", "tell", "article", "articles", "many", "much", "also",
-    "s", "t", "one", "would", "could", "us", "per", "cent", "mr", "according",
+    "s", "t", "one", "would", "could", "us", "per", "cent", "mr",
 }
 _WORD_NUMBERS = {
     "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8",

@@ -45,6 +45,7 @@ def test_html_gives_visible_text_only_with_file_offsets():
     assert "alert" not in readable and "color:red" not in readable and "Home | About" not in readable
     assert "Four Russian cruise missiles crashed in Iran, officials said." in readable
     assert "Fish & chips" in readable
+    assert doc.title == "T"
     for c in chunks:
         assert raw[c.start:c.end] == c.text
 

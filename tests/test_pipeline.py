@@ -63,8 +63,22 @@ def test_upload_adds_a_document_without_reembedding_the_rest(rag_echo, tmp_path,
     assert report.added == ("zebra",) and fake_embedder.calls - before == report.embedded <= 3
     answer = rag.ask("Where was the zebra parade held?")
     assert answer.citations and answer.citations[0].doc_id == "zebra"
+    good, evil = tmp_path / "good.txt", tmp_path / "evil.exe"
+    good.write_text("A good sentence about the zebra parade.")
     with pytest.raises(DocumentError, match="only those"):
-        rag.add_documents([tmp_path / "evil.exe"])
+        rag.add_documents([good, evil])
+    assert not (corpus_dir(rag) / "good.txt").exists()  # nothing copied when any file is refused
+    clash = tmp_path / "clash" / "zebra.md"
+    clash.parent.mkdir()
+    clash.write_text("Different text under the same name.")
+    with pytest.raises(DocumentError, match="already indexed"):
+        rag.add_documents([clash])
+
+
+def corpus_dir(rag):
+    from pathlib import Path
+
+    return Path(rag.config.docs_dir)
 
 
 def test_context_returns_the_cited_passage_with_neighbours(rag_echo):

@@ -1,0 +1,63 @@
+"""The benchmark scripts import without loading a model, and their helpers compute what they say.
+
+No timings are asserted here: benchmarks live in bench/ (`make bench-quick` runs them).
+"""
+
+import json
+
+import numpy as np
+
+from bench import bench_coldstart, bench_generate, bench_index, bench_retrieve, bench_scale, run
+from bench.common import Results, percentile, save
+from bench.scale_index import StandInEmbedder
+
+
+def test_every_benchmark_has_a_run_function():
+    assert set(run.BENCHMARKS) == {"index", "retrieve", "generate", "coldstart", "scale"}
+    for module in (bench_index, bench_retrieve, bench_generate, bench_coldstart, bench_scale):
+        assert callable(module.run)
+
+
+def test_percentile_interpolates():
+    assert percentile([1, 2, 3, 4], 50) == 2.5
+    assert percentile([5.0], 95) == 5.0
+
+
+def test_compare_ratio_is_above_one_when_rag_is_faster(tmp_path, capsys):
+    r = Results()
+    assert r.compare("rate", 20.0, 10.0, "x/s", "plain") == 2.0
+    assert r.compare("time", 5.0, 10.0, "ms", "plain", higher_is_better=False) == 2.0
+    r.add("latency", 30.0, "ms", ("<=", 20.0))
+    assert r.targets["latency"]["met"] is False
+    save(r, tmp_path / "results.json", {"mode": "test"}, merge=False)
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert data["rate.ratio"] == 2.0 and data["time.baseline"] == 10.0 and data["_meta"]["mode"] == "test"
+    assert "MISSED" in capsys.readouterr().out
+
+
+def test_synthetic_vectors_are_unit_length_and_near_the_seeds(tmp_path):
+    rng = np.random.default_rng(0)
+    seeds = rng.standard_normal((50, 384)).astype(np.float32)
+    seeds /= np.linalg.norm(seeds, axis=1, keepdims=True)
+    base = bench_scale.synthesize(seeds, 1000, tmp_path / "x.npy")
+    assert base.shape == (1000, 384) and base.dtype == np.float32
+    assert np.allclose(np.linalg.norm(base, axis=1), 1.0, atol=1e-4)
+    assert float(np.median((base @ seeds.T).max(axis=1))) > 0.7
+
+
+def test_recall_counts_shared_ids():
+    truth = np.array([[1, 2, 3, 4], [5, 6, 7, 8]])
+    found = np.array([[1, 2, 9, -1], [8, 7, 6, 5]])
+    assert bench_scale.recall(found, truth) == 0.75
+
+
+def test_stand_in_embedder_is_deterministic():
+    a = StandInEmbedder().embed(["one", "two"])
+    assert a.shape == (2, 384)
+    assert np.array_equal(a, StandInEmbedder().embed(["one", "two"]))
+    assert np.allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-5)
+
+
+def test_first_visible_output_ignores_escape_sequences():
+    assert bench_coldstart._ESCAPES.sub(b"", b"\x1b[?25l\x1b[2K\r \n") == b""
+    assert bench_coldstart._ESCAPES.sub(b"", b"\x1b[2mPeter") == b"Peter"
