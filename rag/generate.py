@@ -136,6 +136,9 @@ class LlamaGenerator:
         if len(tokens) > room:
             raise ModelError(f"The prompt needs {len(tokens)} tokens but only {room} fit; lower k or passage_tokens.")
         with self.lock:
+            # Start from an empty cache: reusing the previous prompt's prefix changes the batch
+            # arithmetic slightly, and with it greedy answers; the same question must get the same answer.
+            self.llm.reset()
             stream = self.llm.create_completion(
                 tokens, max_tokens=max_tokens, temperature=self.temperature, top_k=1 if self.temperature == 0 else 40,
                 repeat_penalty=1.1, stop=stops, stream=True, seed=self.seed,

@@ -18,7 +18,7 @@ from .documents import SkippedFile, iter_paths, load_document
 from .embed import Embedder
 from .errors import DocumentError, RagIndexError
 from .retrieve import search_text
-from .store import Manifest, Store, VersionWriter, load_store, remove_unfinished, write_lock
+from .store import Manifest, Store, VersionWriter, faiss_kind, load_store, remove_unfinished, write_lock
 from .types import Chunk
 
 log = logging.getLogger(__name__)
@@ -116,7 +116,7 @@ def build_index(config: Config, embedder: Embedder, paths: Iterable[Path] | None
                 return report
             manifest = Manifest(
                 embedder=embedder.name, dim=embedder.dim, chunk_sentences=config.chunk_sentences,
-                chunk_chars=config.chunk_chars, faiss_type="flat" if rows.count < config.exact_limit else "hnsw",
+                chunk_chars=config.chunk_chars, faiss_type=faiss_kind(rows.count, config.exact_limit),
                 count=rows.count, documents=documents, files={}, docs_dir=str(docs_dir),
             )
             rows.commit(manifest, config.n_threads)

@@ -45,10 +45,13 @@ def test_synthetic_vectors_are_unit_length_and_near_the_seeds(tmp_path):
     assert float(np.median((base @ seeds.T).max(axis=1))) > 0.7
 
 
-def test_recall_counts_shared_ids():
-    truth = np.array([[1, 2, 3, 4], [5, 6, 7, 8]])
-    found = np.array([[1, 2, 9, -1], [8, 7, 6, 5]])
-    assert bench_scale.recall(found, truth) == 0.75
+def test_recall_counts_ties_as_found():
+    base = np.array([[1.0, 0.0], [0.8, 0.6], [0.8, 0.6], [0.0, 1.0]], dtype=np.float32)  # rows 1 and 2 tie
+    query = np.array([[1.0, 0.0]], dtype=np.float32)
+    kth = np.array([0.8])  # exact top-2 is row 0 and one of the tied rows
+    assert bench_scale.recall(np.array([[0, 2]]), query, base, kth) == 1.0
+    assert bench_scale.recall(np.array([[0, 3]]), query, base, kth) == 0.5
+    assert bench_scale.recall(np.array([[0, -1]]), query, base, kth) == 0.5
 
 
 def test_stand_in_embedder_is_deterministic():

@@ -13,11 +13,11 @@ from .conftest import ROOT
 
 pytestmark = pytest.mark.slow
 
-LOOKUPS = [
-    ("Where did the four Russian cruise missiles crash?", "crashed en route in Iran"),
-    ("How many sorties did Russian aircraft carry out in the last 24 hours?", "carried out 88 sorties"),
-    ("Who is John Kerry's Russian counterpart?", "Sergei Lavrov"),
-    ("How much was the US program to train and equip fighters worth?", "$580 million program"),
+LOOKUPS = [  # (question, a pattern only the passages that state the answer match)
+    ("Where did the four Russian cruise missiles crash?", r"crashed (en route )?in Iran"),
+    ("How many sorties did Russian aircraft carry out in the last 24 hours?", r"88 sorties"),
+    ("Who is John Kerry's Russian counterpart?", r"counterpart, Sergei Lavrov"),
+    ("How much was the US program to train and equip fighters worth?", r"\$580 million program"),
 ]
 IS_NAMES = re.compile(r"\b(Islamic State|ISIS|ISIL|IS|Daesh)\b")
 
@@ -25,7 +25,7 @@ IS_NAMES = re.compile(r"\b(Islamic State|ISIS|ISIL|IS|Daesh)\b")
 @pytest.mark.parametrize("question,passage", LOOKUPS)
 def test_the_passage_that_states_the_answer_ranks_first(real_rag, question, passage):
     hits = real_rag.retrieve(question)
-    assert passage in hits[0].chunk.text, [h.chunk.text[:80] for h in hits]
+    assert re.search(passage, hits[0].chunk.text), [h.chunk.text[:80] for h in hits]
 
 
 def test_who_killed_hamedani_names_islamic_state_and_cites_it(real_rag, real_index):

@@ -1,0 +1,161 @@
+"""Generation: rag's LlamaGenerator against bare llama-cpp-python, then the gold questions end to end.
+
+1. The same rendered prompts (gold questions over the seed index), model file, threads, context,
+   sampling and stop strings, streamed through LlamaGenerator.generate and through a separate
+   llama_cpp.Llama's create_completion(stream=True); the two are interleaved prompt by prompt.
+   Decode tokens/s counts streamed pieces after the first over the time after it (the prompt's
+   evaluation is compared separately, as time to first token); whole-call tokens/s too. Medians
+   over calls; the ratio is rag / bare (>= 0.95). Run at Config.n_threads (the target) and again
+   at one thread, where other jobs on the machine disturb the comparison far less.
+2. RAG.ask over the gold questions: prompt tokens, time to first token and whole-answer time
+   from answer.timings, p50 and p95. A time budget bounds this on a busy machine; the figures
+   say how many questions were asked.
+3. The same with one llama.cpp thread instead of Config.n_threads, on a subset,
+   interleaved question by question: on a machine shared with other jobs, two spinning threads
+   on two cores can be several times slower than one.
+"""
+
+from __future__ import annotations
+
+import time
+
+from .common import Context, gold_questions, log, median, percentile
+
+ASK_BUDGET_S = 180  # full run: stop asking gold questions after this long (a busy machine can be 10x slower)
+ASK_BUDGET_QUICK_S = 30
+ONE_THREAD_QUESTIONS = 6
+
+
+def _decode_rate(sample: tuple[float, float, int]) -> float:
+    """Tokens/s after the first token: generation proper, without the prompt's evaluation."""
+    first, total, n = sample
+    return (n - 1) / (total - first) if n > 1 and total > first else float("nan")
+
+
+def _stream(pieces) -> tuple[float, float, int]:
+    """(seconds to the first piece, seconds in all, pieces) of an iterator of text pieces."""
+    start = time.perf_counter()
+    first, n = 0.0, 0
+    for _ in pieces:
+        if not n:
+            first = time.perf_counter() - start
+        n += 1
+    return first, time.perf_counter() - start, n
+
+
+def run(ctx: Context) -> None:
+    from rag import RAG
+    from rag.generate import LlamaGenerator
+    from rag.prompts import build_prompt
+
+    r = ctx.results
+    r.section("3. generation")
+    config = ctx.config
+    rag = RAG.open(ctx.seed_index(), embedder=ctx.embedder)
+    generator = rag.generator()
+    if not isinstance(generator, LlamaGenerator):
+        raise RuntimeError("the configured generator is not rag's LlamaGenerator")
+    log(f"model {generator.name} ({generator.path}), {config.n_threads} threads")
+
+    # -- rag's generator against bare llama-cpp-python ------------------------------------------------
+    gold = gold_questions()
+    prompts = []
+    for question in [gold[-1], *gold[: 1 if ctx.quick else 3]]:  # the first is the warm-up, never measured
+        prompts.append(build_prompt(question, rag.retrieve(question), config.passage_tokens, generator.count_tokens))
+    _compare(ctx, generator, prompts, "generate", target=0.95)
+    if not ctx.quick and config.n_threads != 1:
+        one = LlamaGenerator(config.llm, config.n_ctx, 1, config.temperature, config.seed)
+        _compare(ctx, one, prompts, "generate.threads1", target=None)
+
+    # -- the gold questions end to end ------------------------------------------------------------------
+    questions = gold_questions(5 if ctx.quick else None)
+    budget = ASK_BUDGET_QUICK_S if ctx.quick else ASK_BUDGET_S
+    log(f"RAG.ask over {len(questions)} gold questions (budget {budget} s)")
+    if not ctx.quick:
+        rag.ask(questions[0])  # warm-up (in the quick run the comparison above has warmed the model)
+    timings = []
+    start = time.perf_counter()
+    for q in questions:
+        timings.append(rag.ask(q).timings)
+        if time.perf_counter() - start > budget:
+            break
+    ran = [t for t in timings if t.completion_tokens]
+    r.add("generate.questions", len(timings), note=f"of {len(questions)}; {len(ran)} ran the model, the rest abstained first")
+    r.add("generate.prompt_tokens_p50", median(t.prompt_tokens for t in ran))
+    r.add("generate.prompt_tokens_p95", percentile((t.prompt_tokens for t in ran), 95))
+    r.add("generate.completion_tokens_p50", median(t.completion_tokens for t in ran))
+    r.add("generate.ttft_p50_s", median(t.first_token_ms for t in ran) / 1000, "s", ("<=", 1.5),
+          note="question in to first token, retrieval included")
+    r.add("generate.ttft_p95_s", percentile((t.first_token_ms for t in ran), 95) / 1000, "s")
+    r.add("generate.answer_p50_s", median(t.total_ms for t in timings) / 1000, "s", ("<=", 3.0),
+          note="whole answer, verified citations included; all questions asked")
+    r.add("generate.answer_p95_s", percentile((t.total_ms for t in timings), 95) / 1000, "s")
+    if not ctx.quick:
+        _one_thread(ctx, rag, questions[:ONE_THREAD_QUESTIONS])
+
+
+def _compare(ctx: Context, generator, prompts: list, prefix: str, target: float | None) -> None:
+    """Stream the same prompts through ``generator`` and a bare Llama with the same settings, interleaved."""
+    from llama_cpp import Llama
+
+    r = ctx.results
+    config = ctx.config
+    threads = generator.n_threads
+    bare = Llama(model_path=generator.path, n_ctx=generator.n_ctx, n_threads=threads, n_threads_batch=threads,
+                 n_batch=512, seed=config.seed, verbose=False)
+
+    def bare_generate(prompt):
+        text, stops = generator.render(prompt)
+        stream = bare.create_completion(text, max_tokens=config.max_tokens, temperature=config.temperature,
+                                        top_k=1 if config.temperature == 0 else 40, repeat_penalty=1.1, stop=stops,
+                                        stream=True, seed=config.seed)
+        return (part for part in stream if part["choices"][0]["text"])
+
+    def ours_generate(prompt):
+        return generator.generate(prompt, config.max_tokens)
+
+    warmup, measured = prompts[0], prompts[1:]
+    rounds = 1 if ctx.quick else 2
+    log(f"rag generator vs bare llama.cpp, {threads} thread(s): {len(measured)} prompts x {rounds} rounds (+ warm-up)")
+    _stream(ours_generate(warmup))
+    _stream(bare_generate(warmup))
+    ours, plain = [], []
+    for i in range(rounds):
+        for j, prompt in enumerate(measured):
+            pair = [(ours, ours_generate), (plain, bare_generate)]
+            for sink, fn in pair if (i + j) % 2 == 0 else pair[::-1]:
+                sink.append(_stream(fn(prompt)))
+    tokens_ours, tokens_plain = sum(n for *_, n in ours), sum(n for *_, n in plain)
+    r.compare(f"{prefix}.decode_tokens_per_s", median(_decode_rate(x) for x in ours),
+              median(_decode_rate(x) for x in plain), "tokens/s", f"Llama.create_completion(stream=True), {threads} thr",
+              target=target)
+    r.compare(f"{prefix}.tokens_per_s", median(n / t for _, t, n in ours), median(n / t for _, t, n in plain),
+              "tokens/s", "bare (whole call)")
+    r.compare(f"{prefix}.first_token_ms", median(f for f, _, _ in ours) * 1000, median(f for f, _, _ in plain) * 1000,
+              "ms", "bare", higher_is_better=False)
+    r.add(f"{prefix}.same_token_counts", tokens_ours == tokens_plain, note=f"{tokens_ours} vs {tokens_plain} tokens")
+
+
+def _one_thread(ctx: Context, rag, questions: list[str]) -> None:
+    """TTFT and answer time with llama.cpp at n_threads=1 against Config.n_threads, interleaved.
+
+    Only the LLM's threads differ; the question is embedded the same way in both.
+    """
+    from rag import RAG
+
+    r = ctx.results
+    config = ctx.config
+    single = RAG.open(rag.store.path.parent, config=config.with_values({"n_threads": 1}), embedder=ctx.embedder)
+    log(f"llama.cpp n_threads={config.n_threads} vs 1 over {len(questions)} questions, interleaved")
+    single.ask(questions[0])  # warm-up: loads the one-thread model
+    ours, one = [], []
+    for i, q in enumerate(questions):
+        pair = [(ours, rag), (one, single)]
+        for sink, which in pair if i % 2 == 0 else pair[::-1]:
+            sink.append(which.ask(q).timings)
+    n = config.n_threads
+    r.add(f"generate.llama_threads{n}.ttft_p50_s", median(t.first_token_ms for t in ours) / 1000, "s")
+    r.add("generate.llama_threads1.ttft_p50_s", median(t.first_token_ms for t in one) / 1000, "s")
+    r.add(f"generate.llama_threads{n}.answer_p50_s", median(t.total_ms for t in ours) / 1000, "s")
+    r.add("generate.llama_threads1.answer_p50_s", median(t.total_ms for t in one) / 1000, "s",
+          note=f"same {len(questions)} questions, RAG_N_THREADS=1")

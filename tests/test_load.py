@@ -1,0 +1,155 @@
+"""Load: 8 `gradio_client` users send 200 questions to one in-process server over the real models.
+
+Every answer must belong to its own question, every citation must be a verbatim span of its article,
+no request may fail, and memory must not grow per request. Timings are printed, never asserted:
+the machine is shared and the model answers one request at a time.
+"""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor, wait
+
+import psutil
+import pytest
+
+from .conftest import ARTICLES
+from .test_ui import free_port
+
+pytest.importorskip("gradio")
+from gradio_client import Client  # noqa: E402
+
+from ui.app import build_app, launch  # noqa: E402
+
+# Chosen by running candidates through `real_rag.ask` (smollm2, greedy) three times in different orders:
+# each was right every time. An answer must contain one alias; None means it must abstain.
+QUESTIONS: dict[str, tuple[str, ...] | None] = {
+    "Who is John Kerry's Russian counterpart?": ("Sergei Lavrov", "Lavrov"),
+    "Which Russian defense minister told Putin that all 26 missiles hit their targets?": ("Sergey Shoigu", "Shoigu"),
+    "Who is the Pentagon spokesman quoted about the train-and-equip programme?": ("Peter Cook", "Cook"),
+    "On which day did the missiles land in Iran, according to the US official?": ("Wednesday",),
+    "From which sea was the warship that fired the cruise missiles operating?": ("Caspian Sea", "Caspian"),
+    "How many Islamic State targets did the Russian air strikes hit, according to the headline?": ("55",),
+    "How many sorties did Russian aircraft fly in the last 24 hours?": ("88",),
+    "Which monitoring group reported the Russian air strikes in western Syria on Saturday?":
+        ("Syrian Observatory", "Observatory", "Human Rights"),
+    "What is the capital of France?": None,
+    "Who won the 2018 FIFA World Cup?": None,
+}
+CYCLE = list(QUESTIONS)
+CLIENTS, PER_CLIENT = 8, 25
+TOTAL = CLIENTS * PER_CLIENT
+BASELINE_AFTER = 20  # answers before the reference memory reading: models loaded, caches warm
+RSS_TOLERANCE = 0.10
+# A bound against hangs, not a speed check: answers go one at a time through one model on 2 shared cores.
+# 200 took about 7 minutes under load, but single answers took 1-30 s while choosing the questions.
+DEADLINE_S = 30 * 60
+# gradio_client's HTTP calls default to httpx's 5 s timeout; joining the queue can take longer than that
+# when the server shares 2 busy cores with the model, and that is slowness, not an error.
+HTTP_TIMEOUT_S = 120
+
+
+class Tally:
+    """What the client threads saw; the reference RSS is read when the BASELINE_AFTER-th answer arrives."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.answers: list[tuple[str, dict, float]] = []  # (question, /ask result, seconds seen by the client)
+        self.errors: list[str] = []
+        self.rss_baseline: int | None = None
+
+    def answered(self, question: str, data: dict, seconds: float) -> None:
+        with self.lock:
+            self.answers.append((question, data, seconds))
+            if len(self.answers) == BASELINE_AFTER:
+                self.rss_baseline = psutil.Process().memory_info().rss
+
+    def failed(self, question: str, exc: BaseException) -> None:
+        with self.lock:
+            self.errors.append(f"{question!r}: {type(exc).__name__}: {exc}")
+
+
+def run_client(url: str, n: int, deadline: float, tally: Tally) -> None:
+    """User n sends requests n, n+8, n+16, ... of the cycle, so concurrent users ask different questions."""
+    client = Client(url, verbose=False, httpx_kwargs={"timeout": HTTP_TIMEOUT_S})
+    try:
+        for i in range(PER_CLIENT):
+            question = CYCLE[(n + CLIENTS * i) % len(CYCLE)]
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return  # the main thread reports the shortfall as a missed deadline
+            started = time.perf_counter()
+            try:
+                data = client.submit(question, api_name="/ask").result(timeout=remaining)
+            except Exception as exc:  # every failure is counted and shown at the end, not only the first
+                tally.failed(question, exc)
+            else:
+                tally.answered(question, data, time.perf_counter() - started)
+    finally:
+        client.close()
+
+
+def problems(question: str, data: dict, articles: dict[str, str]) -> list[str]:
+    """What is wrong with one /ask result for ``question``; [] if it is right."""
+    aliases, out = QUESTIONS[question], []
+    if data.get("question") != question:
+        out.append(f"asked {question!r}, got the result for {data.get('question')!r}")
+    if aliases is None:
+        if not data["abstained"] or data["citations"]:
+            out.append(f"{question!r} should abstain: {data['answer']!r}")
+    elif data["abstained"] or not any(a.lower() in data["answer"].lower() for a in aliases):
+        out.append(f"{question!r} needs one of {aliases}: {data['answer']!r}")
+    for c in data["citations"]:
+        if c["doc_id"] not in articles:
+            articles[c["doc_id"]] = (ARTICLES / f"{c['doc_id']}.txt").read_text(encoding="utf-8")
+        if articles[c["doc_id"]][c["start"]:c["end"]] != c["text"]:
+            out.append(f"{question!r}: citation [{c['key']}] is not {c['doc_id']}[{c['start']}:{c['end']}]")
+    return out
+
+
+@pytest.mark.slow
+def test_200_questions_from_8_concurrent_clients(real_rag):
+    if real_rag.generator().name != "smollm2":
+        pytest.skip("the questions were chosen for smollm2's answers")
+    app = build_app(real_rag)
+    url = launch(app, port=free_port(), block=False)
+    tally, pool = Tally(), ThreadPoolExecutor(CLIENTS, thread_name_prefix="load-client")
+    started = time.monotonic()
+    try:
+        futures = [pool.submit(run_client, url, n, started + DEADLINE_S, tally) for n in range(CLIENTS)]
+        done, stuck = wait(futures, timeout=DEADLINE_S + 60)  # result() timeouts end the threads by then
+        rss_final = psutil.Process().memory_info().rss
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+        app.close()
+    elapsed = time.monotonic() - started
+    tally.errors += [f"client thread: {type(f.exception()).__name__}: {f.exception()}" for f in done if f.exception()]
+
+    latencies = [seconds for _, _, seconds in tally.answers]
+    served = [data["timings"]["total_ms"] / 1000 for _, data, _ in tally.answers]
+    base = tally.rss_baseline
+    mb = 2**20
+    print(f"\nload: {len(tally.answers)} answers, {len(tally.errors)} errors, "
+          f"p50 latency {statistics.median(latencies) if latencies else float('nan'):.1f} s "
+          f"(server p50 {statistics.median(served) if served else float('nan'):.1f} s), "
+          f"RSS {base / mb if base else float('nan'):.0f} MB after {BASELINE_AFTER}, "
+          f"{rss_final / mb:.0f} MB after {len(tally.answers)} "
+          f"({(rss_final - base) / base if base else float('nan'):+.1%}), {elapsed:.0f} s", flush=True)
+
+    answered = len(tally.answers) + len(tally.errors)
+    assert not stuck and answered >= TOTAL, (
+        f"the load test missed its {DEADLINE_S / 60:g}-minute deadline: {len(tally.answers)} of {TOTAL} answered, "
+        f"{len(tally.errors)} errors, {len(stuck)} client threads still waiting")
+    assert not tally.errors, f"{len(tally.errors)} requests failed, e.g.: " + "\n".join(tally.errors[:5])
+    assert Counter(q for q, _, _ in tally.answers) == Counter({q: TOTAL // len(CYCLE) for q in CYCLE})
+
+    articles: dict[str, str] = {}
+    wrong = [p for question, data, _ in tally.answers for p in problems(question, data, articles)]
+    assert not wrong, f"{len(wrong)} wrong answers or citations, e.g.:\n" + "\n".join(wrong[:5])
+
+    assert base is not None
+    assert abs(rss_final - base) <= RSS_TOLERANCE * base, (
+        f"RSS went from {base / mb:.0f} MB after {BASELINE_AFTER} answers to {rss_final / mb:.0f} MB after {TOTAL}")
