@@ -248,14 +248,14 @@ def test_the_chat_can_switch_to_the_other_packaged_model(real_rag):
 
 
 CONCURRENT = {  # question -> what its answer must say (None: abstain); Hamedani has its own test above
-    "Where did French warplanes bomb a training camp?": re.compile(r"Raqqa"),
-    "Where did the Russian cruise missiles crash?": re.compile(r"\bIran\b"),
-    "How many sorties did Russian aircraft carry out?": re.compile(r"\b88\b"),
+    "Who is John Kerry's Russian counterpart?": re.compile(r"Lavrov"),
+    "Which Russian defense minister told Putin that all 26 missiles hit their targets?": re.compile(r"Shoigu"),
+    "On which day did the missiles land in Iran, according to the US official?": re.compile(r"Wednesday"),
+    "From which sea was the warship that fired the cruise missiles operating?": re.compile(r"Caspian"),
+    "How many sorties did Russian aircraft fly in the last 24 hours?": re.compile(r"\b88\b"),
+    "How many Islamic State targets did the Russian air strikes hit, according to the headline?": re.compile(r"\b55\b"),
     "What is the capital of France?": None,
-    "How much was the US program to train and equip fighters?": re.compile(r"580 million"),
-    "Where was the warship that fired the missiles?": re.compile(r"Caspian"),
-    "How many Islamic State targets did Russian air strikes hit?": re.compile(r"\b55\b"),
-    "Which city did Islamic State advance on?": re.compile(r"Aleppo"),
+    "Who won the 2018 FIFA World Cup?": None,
 }
 
 
