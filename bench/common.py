@@ -141,15 +141,18 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def save(results: Results, path: Path, meta: dict[str, Any], merge: bool) -> None:
-    """Write figure name -> value; ``merge`` keeps figures of benchmarks not run this time."""
+def save(results: Results, path: Path, meta: dict[str, Any], merge: bool, label: str = "") -> None:
+    """Write figure name -> value; ``merge`` keeps figures of benchmarks not run this time.
+
+    The run's description goes under "_meta", or "_meta.<label>" for a partial run merged in.
+    """
     data: dict[str, Any] = {}
     if merge and path.is_file():
         data = json.loads(path.read_text())
     targets = {**data.get("_targets", {}), **results.targets}
     data.update(results.values)
     data["_targets"] = targets
-    data["_meta"] = meta
+    data[f"_meta.{label}" if label else "_meta"] = meta
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(dict(sorted(data.items())), indent=1) + "\n")
     os.replace(tmp, path)

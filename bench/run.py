@@ -4,8 +4,9 @@
     .venv/bin/python bench/run.py --quick         # smoke-sized run (`make bench-quick`, < 1 min)
     .venv/bin/python bench/run.py --only scale --scale-size 1000000
 
-A full run writes bench/results.json; --only merges its figures into that file. A quick run
-writes bench/out/results-quick.json so it never overwrites the figures bench/RESULTS.md quotes.
+A full run writes bench/results.json (figure name -> value, with "_targets" and the run's
+"_meta"); --only merges its figures into that file, its description under "_meta.<names>". A
+quick run writes bench/out/results-quick.json so it never overwrites the figures RESULTS.md quotes.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or (OUT / "results-quick.json" if args.quick else RESULTS)
     meta = machine()
     meta["mode"] = "quick" if args.quick else "full"
+    if args.scale_size:
+        meta["scale_size"] = args.scale_size
     print(f"rag benchmarks ({meta['mode']}) {meta['date']}: {meta['nproc']} CPUs ({meta['cpu']}), "
           f"{meta['ram_gib']} GiB RAM, load average {meta['load_before']}", flush=True)
     ctx = Context(quick=args.quick, results=Results(), scale_size=args.scale_size)
@@ -57,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         meta[f"seconds_{name}"] = round(time.perf_counter() - began, 1)
     meta["seconds_total"] = round(time.perf_counter() - started, 1)
     meta["load_after"] = [round(x, 2) for x in os.getloadavg()]
-    save(ctx.results, out, meta, merge=bool(args.only))
+    save(ctx.results, out, meta, merge=bool(args.only), label="+".join(args.only or []))
     missed = [name for name, t in ctx.results.targets.items() if not t["met"]]
     print(f"\n{len(ctx.results.targets) - len(missed)}/{len(ctx.results.targets)} targets met"
           + (f"; missed: {', '.join(missed)}" if missed else "")

@@ -20,9 +20,9 @@ def main() -> None:
         target = targets.get(name)
         mark = f"{target['target']} — {'met' if target['met'] else '**missed**'}" if target else ""
         print(f"| `{name}` | {value:,} | {mark} |" if isinstance(value, (int, float)) else f"| `{name}` | {value} | {mark} |")
-    meta = data.get("_meta", {})
-    print()
-    print(", ".join(f"{k}: {v}" for k, v in meta.items()))
+    for key in sorted(k for k in data if k.startswith("_meta")):
+        print()
+        print(f"{key}: " + ", ".join(f"{k}: {v}" for k, v in data[key].items()))
 
 
 if __name__ == "__main__":
