@@ -148,9 +148,8 @@ class RAG:
         hits = retriever.retrieve(question, k or self.config.k)
         retrieved = time.perf_counter()
         draft, first_token, n_tokens, prompt_tokens = "", 0.0, 0, 0
-        if not verify(question, "", hits, idf, default_idf, rules).abstained or any(
-            h.dense >= rules.relevance for h in hits
-        ):
+        verdict = verify(question, "", hits, idf, default_idf, rules)  # what the evidence alone supports
+        if not verdict.abstained or any(h.dense >= rules.relevance for h in hits):
             generator = self.generator(llm)
             prompt = build_prompt(question, hits, self.config.passage_tokens, generator.count_tokens)
             with _CPU_WORK:
@@ -161,8 +160,8 @@ class RAG:
                     draft += piece
                     yield piece
             prompt_tokens = generator.count_tokens(_rendered(generator, prompt))
+            verdict = verify(question, draft, hits, idf, default_idf, rules)
         generated = time.perf_counter()
-        verdict = verify(question, draft, hits, idf, default_idf, rules)
         log.debug("draft=%r verdict=%s", draft, verdict.mode)
         timings = Timings(
             retrieve_ms=(retrieved - started) * 1000, generate_ms=(generated - retrieved) * 1000,
