@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .chunk import split_sentences
+from .extract import answer_cue, has_kind, is_identity, kind, named_in, sentences
 from .prompts import ABSTAIN
 from .text import content_words, numbers, tokens
 from .types import Citation, Hit
@@ -122,34 +123,6 @@ def support(claim: str, question_words: set[str], passage: Scored) -> float:
     return sum(w in passage.words for w in new) / len(new)
 
 
-_WH = re.compile(r"^\s*(who|whom|when|where|how (many|much|far|long|close)|what (year|day|date))\b", re.IGNORECASE)
-_DAY_OR_DATE = re.compile(r"\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|yesterday|"
-                          r"january|february|march|april|may|june|july|august|september|october|november|"
-                          r"december|\d{4})\b", re.IGNORECASE)
-
-
-def answer_cue(question: str, sentence: str) -> float:
-    """1.0 when ``sentence`` has the kind of answer the question word asks for, else 0.
-
-    Classic answer-type matching, used only to choose between passages that carry the question
-    equally: "Who killed X?" wants an agent ("killed by ..."), "How many ...?" a number the
-    question does not already hold, "When ...?" a day or date, "Where ...?" a place ("in Iran").
-    """
-    match = _WH.match(question)
-    if not match:
-        return 0.0
-    word = match.group(1).lower()
-    if word in ("who", "whom"):
-        verbs = [w for w in tokens(question)[1:] if w.endswith("ed") or w in ("shot", "hit", "won", "led", "said")]
-        low = sentence.lower()
-        return float(any(re.search(rf"\b{re.escape(v)} by\b", low) for v in verbs))
-    if word.startswith("how"):
-        return float(bool(numbers(sentence) - numbers(question)))
-    if word == "when" or word.startswith("what"):
-        return float(bool(_DAY_OR_DATE.search(sentence)))
-    return float(bool(re.search(r"\b(in|at|near|from|into)\s+(the\s+)?[A-Z]", sentence)))
-
-
 def citation_for(passage: Scored) -> Citation:
     chunk = passage.hit.chunk
     return Citation(passage.key, chunk.doc_id, chunk.start, chunk.end, chunk.text)
@@ -157,9 +130,7 @@ def citation_for(passage: Scored) -> Citation:
 
 def best_sentence(passage: Scored, wanted: Sequence[str], question: str = "") -> str:
     """The sentence of a passage that holds most of ``wanted`` (stemmed words), answer cues breaking ties."""
-    text = passage.hit.chunk.readable
-    sentences = [text[s:e] for s, e in split_sentences(text)] or [text]
-    return max(sentences, key=lambda s: (len(set(wanted) & set(content_words(s))) + answer_cue(question, s), len(s)))
+    return max(sentences(passage.hit.chunk.readable), key=lambda s: (len(set(wanted) & set(content_words(s))) + answer_cue(question, s), len(s)))
 
 
 def _quantities(text: str) -> dict[str, set[str]]:
@@ -181,8 +152,7 @@ def _disagreement(question: str, primary: Scored, passages: Sequence[Scored], ru
     Only for questions that ask for a quantity ("how far", "how many"...); the answer's own passage
     is preferred as one side.
     """
-    match = _WH.match(question)
-    if not match or not match.group(1).lower().startswith("how"):
+    if kind(question) != "number":
         return None
     about = [p for p in passages if p.dense >= rules.quote_dense or p.coverage >= rules.quote_coverage]
     about.sort(key=lambda p: p is not primary)
@@ -206,6 +176,8 @@ def verify(question: str, draft: str, hits: Sequence[Hit], idf: dict[str, float]
     for i, hit in enumerate(hits, 1):
         words = frozenset(content_words(hit.chunk.readable))
         passages.append(Scored(str(i), hit, coverage(qwords, words, idf, default_idf), words))
+    if is_identity(question):
+        return _identity(question, passages, idf, default_idf)
     relevant = [p for p in passages if p.dense >= rules.relevance and p.coverage >= rules.claim_coverage]
 
     text = clean_draft(draft)
@@ -214,13 +186,14 @@ def verify(question: str, draft: str, hits: Sequence[Hit], idf: dict[str, float]
         for claim in claims(text):
             scored = [(support(claim, set(qwords), p), p.coverage, p) for p in relevant]
             best = max(scored, key=lambda s: (s[0], s[1]), default=None)
-            if best and best[0] >= rules.support:
+            if best and best[0] >= rules.support and has_kind(question, claim):
                 kept.append((claim, best[2]))
 
     if kept:
         primary = kept[0][1]
     else:
-        strong = [p for p in passages if p.coverage >= rules.quote_coverage and p.dense >= rules.quote_dense]
+        strong = [p for p in passages if p.coverage >= rules.quote_coverage and p.dense >= rules.quote_dense
+                  and has_kind(question, p.hit.chunk.readable)]
         if not strong:
             return Verdict(ABSTAIN, (), True, "abstained")
         primary = max(strong, key=lambda p: (p.coverage + p.dense + 0.5 * answer_cue(question, p.hit.chunk.readable),
@@ -248,3 +221,21 @@ def verify(question: str, draft: str, hits: Sequence[Hit], idf: dict[str, float]
             parts.append(f"{body} [{passage.key}].")
         cited.setdefault(passage.key, citation_for(passage))
     return Verdict(" ".join(parts), tuple(cited.values()), False, "generated")
+
+
+def _identity(question: str, passages: Sequence[Scored], idf: dict[str, float], default_idf: float) -> Verdict:
+    """'Who is the X?': the name a passage gives X, quoted with its sentence; else the abstention.
+
+    The model's draft is not consulted: a name it writes next to a title the articles never
+    fill ("the head of the Quds Force") would pass a word check and still be invented.
+    """
+    def share(title: Sequence[str], words: set[str]) -> float:
+        return coverage(title, words, idf, default_idf)
+
+    for passage in sorted(passages, key=lambda p: (-p.coverage, -p.dense)):
+        for sentence in sentences(passage.hit.chunk.readable):
+            name = named_in(question, sentence, share)
+            if name:
+                quote = sentence.strip().strip("“”\"")
+                return Verdict(f"{name} — “{quote}” [{passage.key}]", (citation_for(passage),), False, "quoted")
+    return Verdict(ABSTAIN, (), True, "abstained")

@@ -78,3 +78,59 @@ def test_same_figure_in_two_articles_is_no_conflict():
 
 def test_clean_draft():
     assert clean_draft('Answer: "IS killed him [3]."\nPassage: junk') == "IS killed him."
+
+
+# -- identity questions and answer types (rag.extract) -----------------------------------
+CHIEF = "The Russian air strikes had “weakened” IS, Syrian Army Chief of Staff Gen Ali Abdullah Ayoub said on Thursday."
+QUDS = "An Iranian official said Hamedani was a close ally of the head of the Quds Force, which is an overseas arm of the IRGC."
+NATO = "North Atlantic Treaty Organisation Secretary General Jens Stoltenberg, meanwhile, said the alliance was ready."
+IDENTITY_HITS = [hit("a", QUDS, 0.4), hit("b", CHIEF, 0.4, 300), hit("c", NATO, 0.4, 600), hit("d", KILLED, 0.3, 900)]
+
+
+def test_who_is_the_title_is_answered_by_the_name_next_to_it():
+    v = run("Who is the Syrian Army Chief of Staff?", "The chief of staff is the head of the army.", IDENTITY_HITS)
+    assert not v.abstained and v.text.startswith("Ali Abdullah Ayoub — “")
+    assert v.citations[0].text == CHIEF and v.citations[0].doc_id == "b"
+
+
+def test_an_acronym_in_the_question_meets_the_name_spelled_out():
+    v = run("Who is the NATO Secretary General mentioned in the news?", "", IDENTITY_HITS)
+    assert v.text.startswith("Jens Stoltenberg — ") and v.citations[0].doc_id == "c"
+
+
+def test_a_title_the_articles_never_fill_abstains_even_when_the_model_names_someone():
+    # Every word of the question is in the passage, and "Hamedani" is too: a word check would pass.
+    v = run("Who is the head of the Quds Force?", "The head of the Quds Force is Hamedani [1].", IDENTITY_HITS)
+    assert v.abstained and not v.citations
+
+
+def test_a_name_before_the_title_or_more_title_after_it_is_not_an_answer():
+    # "Hamedani, a commander in the Iranian Revolutionary Guards" does not make him *the* commander,
+    # and "Guards Corps" is not a person.
+    corps = hit("e", "This follows the death of Hossein Hamedani, a general in the Iranian Revolutionary Guards Corps.")
+    v = run("Who is the commander of the Iranian Revolutionary Guards?", "", IDENTITY_HITS + [corps])
+    assert v.abstained
+
+
+def test_name_of_questions_abstain_without_an_apposition():
+    v = run("What was the name of the Russian warship that fired the missiles?",
+            "The warship was the Kursk [2].",
+            [hit("a", "US officials said four Russian cruise missiles fired from a warship in the Caspian Sea had "
+                      "crashed in Iran.", 0.7)])
+    assert v.abstained
+
+
+def test_a_supported_claim_of_the_wrong_type_is_not_an_answer():
+    # Every word of the claim is in the passage, but "how many" asks for a number it does not give.
+    v = run("How many Russian cruise missiles crashed in Iran?", "Russian cruise missiles crashed in Iran [2].",
+            quote_coverage=2.0)
+    assert v.abstained
+
+
+def test_a_quote_for_a_number_question_must_hold_a_number():
+    headline = hit("h", "Islamic State Closes In On Syrian City Of Aleppo", 0.8)
+    v = run("How close to Aleppo did Islamic State get?", "", [headline] + HITS[2:], quote_coverage=0.3)
+    assert v.abstained
+    v = run("How close to Aleppo did Islamic State get?", "", [headline, hit("f", FAR_2, 0.8, 50)] + HITS[2:],
+            quote_coverage=0.3)
+    assert not v.abstained and "2 km" in v.text

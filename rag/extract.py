@@ -1,0 +1,157 @@
+"""What kind of answer a question asks for, and finding it in a passage sentence.
+
+Classic answer-type matching, independent of the LLM: "How many ...?" wants a number the
+question does not already hold, "When ...?" a day or date, "Who killed X?" an agent
+("killed by ..."). Identity questions ("Who is the Pentagon spokesman?", "What was the name
+of the warship?") are answered only by an apposition in a passage, the way news writes
+titles and names: "Pentagon spokesman Peter Cook said ...". When no passage has one, the
+articles do not name the person and the answer is an abstention, however well the passage
+matches the question's words ("... a close ally of the head of the Quds Force, which is ...").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+
+from .chunk import split_sentences
+from .text import content_words, numbers, tokens
+
+_WH = re.compile(r"^\s*(who|whom|when|where|how (many|much|far|long|close|old)|(?:on |in )?what (year|day|date|month))\b",
+                 re.IGNORECASE)
+_DAY_OR_DATE = re.compile(r"\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|yesterday|"
+                          r"january|february|march|april|may|june|july|august|september|october|november|"
+                          r"december|\d{4})\b", re.IGNORECASE)
+_WHO_IS = re.compile(r"^\s*who\s+(?:is|was|are|were)\s+(?:the\s+)?(.+?)[\s?.!]*$", re.IGNORECASE)
+_NAME_OF = re.compile(r"\bwhat\s+(?:is|was|were|are)\s+the\s+names?\s+of\b", re.IGNORECASE)
+# Where the title in "Who is the Pentagon spokesman quoted about ...?" ends.
+_TITLE_END = {"in", "at", "on", "by", "about", "that", "who", "which", "with", "from", "during"}
+_HONORIFIC = r"(?:(?:Gen|Maj|Lt|Col|Adm|Brig|Dr|Mr|Mrs|Ms|Sen|Rep|Gov|Prof|Sgt|Capt|Cmdr)\.?\s+)*"
+_NAME_WORD = r"(?:[A-Z][\w’'-]*|al-\w+|bin|de|van|von)"
+_NAME_AFTER = re.compile(rf"\s*,?\s*{_HONORIFIC}({_NAME_WORD}(?:\s+{_NAME_WORD})*)")
+
+
+def kind(question: str) -> str | None:
+    """The answer type the question asks for: agent | number | date | place, or None."""
+    match = _WH.match(question)
+    if not match:
+        return None
+    word = match.group(1).lower()
+    if word in ("who", "whom"):
+        return "agent"
+    if word.startswith("how"):
+        return "number"
+    if word == "where":
+        return "place"
+    return "date"
+
+
+def answer_cue(question: str, sentence: str) -> float:
+    """1.0 when ``sentence`` has the kind of answer the question asks for, else 0.
+
+    Used to choose between passages that carry the question equally: "Who killed X?" wants
+    an agent ("killed by ..."), "How many ...?" a number the question does not already hold,
+    "When ...?" a day or date, "Where ...?" a place ("in Iran").
+    """
+    wanted = kind(question)
+    if wanted == "agent":
+        verbs = [w for w in tokens(question)[1:] if w.endswith("ed") or w in ("shot", "hit", "won", "led", "said")]
+        low = sentence.lower()
+        return float(any(re.search(rf"\b{re.escape(v)} by\b", low) for v in verbs))
+    if wanted == "number":
+        return float(has_kind(question, sentence))
+    if wanted == "date":
+        return float(has_kind(question, sentence))
+    if wanted == "place":
+        return float(bool(re.search(r"\b(in|at|near|from|into)\s+(the\s+)?[A-Z]", sentence)))
+    return 0.0
+
+
+def has_kind(question: str, text: str) -> bool:
+    """Whether ``text`` could answer the question's type at all (True when the type is open).
+
+    A claim for "How many missiles crashed?" must hold a number the question does not;
+    one for "On what day ...?" a day or date. Names and places are too open to check here.
+    """
+    wanted = kind(question)
+    if wanted == "number":
+        return bool(numbers(text) - numbers(question))
+    if wanted == "date":
+        return bool(_DAY_OR_DATE.search(text))
+    return True
+
+
+def is_identity(question: str) -> bool:
+    """'Who is the X?' or 'What was the name of X?': answered only by a name stated in a passage."""
+    return bool(title_words(question) or _NAME_OF.search(question))
+
+
+def title_words(question: str) -> list[str]:
+    """The title asked about: 'Who is the Pentagon spokesman quoted about X?' -> ['pentagon', 'spokesman']."""
+    match = _WHO_IS.match(question)
+    if not match:
+        return []
+    words = [w.strip("?,.!") for w in match.group(1).split()]
+    kept: list[str] = []
+    for i, bare in enumerate(words):
+        following = words[i + 1] if i + 1 < len(words) else ""
+        ends = bare[:1].islower() and (bare.endswith("ed") or bare in _TITLE_END
+                                       or (bare == "for" and not following[:1].isupper()))
+        if kept and ends:
+            break  # "... spokesman quoted about", "... minister at the talks"; not "Secretary of State for Defence"
+        kept.append(bare)
+    return content_words(" ".join(kept))
+
+
+def named_in(question: str, sentence: str, share: Callable[[Sequence[str], set[str]], float],
+             min_share: float = 0.6) -> str | None:
+    """The name a sentence gives the title asked about, from '<title> <Name>' or '<title>, <Name>'.
+
+    named_in("Who is France's Defense Minister?",
+             "France’s Defense Minister Jean-Yves Le Drian said ...", share) -> "Jean-Yves Le Drian"
+
+    ``share(title, words)`` measures how much of the title the words before the name hold;
+    the title's last word must come right before the name.
+    """
+    title = title_words(question)
+    if not title:
+        return None
+    head = title[-1]
+    for match in re.finditer(r"[\w’'-]+", sentence):
+        if content_words(match.group()) != [head]:
+            continue
+        window = sentence[max(0, match.start() - 60):match.end()]
+        before = set(content_words(window)) | acronyms(window)
+        if share(title, before) < min_share:
+            continue
+        name = _NAME_AFTER.match(sentence, match.end())
+        if name and _person(name) and not set(content_words(name.group(1))) & set(title):
+            return name.group(1)
+    return None
+
+
+def _person(name: re.Match) -> bool:
+    """A person's name is two words or more ("Peter Cook"), or one after a rank ("Gen Ayoub");
+    a lone capitalised word after a title is usually more title ("Revolutionary Guards Corps")."""
+    return len(name.group(1).split()) >= 2 or name.group(0).strip(" ,") != name.group(1)
+
+
+def acronyms(text: str) -> set[str]:
+    """Initials of each run of capitalised words, so 'NATO' in a question meets the name spelled out.
+
+    acronyms("North Atlantic Treaty Organisation chief") -> {"nato", "at", "ato", "nat", ...}
+    """
+    words = re.findall(r"[\w’'-]+", text)
+    found: set[str] = set()
+    start = 0
+    for end in range(len(words) + 1):
+        if end == len(words) or not words[end][:1].isupper():
+            run = [w[0].lower() for w in words[start:end]]
+            found |= {"".join(run[i:j]) for i in range(len(run)) for j in range(i + 2, min(len(run), i + 6) + 1)}
+            start = end + 1
+    return found
+
+
+def sentences(text: str) -> list[str]:
+    """The sentences of a passage (the passage itself when it has none)."""
+    return [text[s:e] for s, e in split_sentences(text)] or [text]

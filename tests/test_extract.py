@@ -1,0 +1,67 @@
+"""Answer types and the identity rule, on sentences from the articles."""
+
+import pytest
+
+from rag.extract import acronyms, has_kind, is_identity, kind, named_in, title_words
+
+
+def share(title, words):
+    return sum(w in words for w in title) / len(title)
+
+
+@pytest.mark.parametrize("question, expected", [
+    ("Who killed Hamedani?", "agent"),
+    ("How many missiles crashed?", "number"),
+    ("How old was Hamedani?", "number"),
+    ("On what day did the missiles land?", "date"),
+    ("When did IS seize the villages?", "date"),
+    ("Where did the missiles crash?", "place"),
+    ("Which villages did IS seize?", None),
+])
+def test_kind(question, expected):
+    assert kind(question) == expected
+
+
+def test_has_kind_wants_a_new_number_or_a_date():
+    assert has_kind("How many of the 26 missiles crashed?", "four of them crashed")
+    assert not has_kind("How many of the 26 missiles crashed?", "26 missiles were fired")
+    assert has_kind("On what day did they land?", "They landed on Wednesday.")
+    assert not has_kind("On what day did they land?", "They landed in Iran.")
+    assert has_kind("Which villages did IS seize?", "anything at all")
+
+
+@pytest.mark.parametrize("question, title", [
+    ("Who is the Pentagon spokesman quoted about the train-and-equip programme?", ["pentagon", "spokesman"]),
+    ("Who is Britain's Secretary of State for Defence?", ["britain", "secretari", "state", "defenc"]),
+    ("Who was the U.S. Secretary of Defense at the London press conference?", ["u", "secretari", "defens"]),
+    ("Who killed Hamedani?", []),
+])
+def test_title_words(question, title):
+    assert title_words(question) == title
+
+
+def test_identity_questions():
+    assert is_identity("Who is France's Defense Minister?")
+    assert is_identity("What was the name of the Russian warship?")
+    assert not is_identity("Who killed Hamedani?")
+    assert not is_identity("What did the Pentagon say?")
+
+
+@pytest.mark.parametrize("question, sentence, name", [
+    ("Who is France's Defense Minister?",
+     "France’s Defense Minister Jean-Yves Le Drian said French warplanes bombed a training camp.", "Jean-Yves Le Drian"),
+    ("Who is the US secretary of state?",
+     "The USA secretary of state, John Kerry, had a 30-minute telephone call.", "John Kerry"),
+    ("Who is the Russian Defense Ministry spokesman?",
+     "“The positions were hit,” Russian Defense Ministry spokesman Maj. Gen. Igor Konashenkov told reporters.",
+     "Igor Konashenkov"),
+    ("Who is the Pentagon spokesman?", "“They hit the target”, said spokesman Gen Igor Konashenkov.", None),
+    ("Who is the head of the Quds Force?", "He was a close ally of the head of the Quds Force, which is an arm.", None),
+])
+def test_named_in(question, sentence, name):
+    assert named_in(question, sentence, share) == name
+
+
+def test_acronyms():
+    assert "nato" in acronyms("North Atlantic Treaty Organisation Secretary General")
+    assert "nato" not in acronyms("north Atlantic treaty Organisation")
