@@ -21,6 +21,7 @@ from .config import Config
 from .documents import SUFFIXES, iter_paths
 from .embed import Embedder, SentenceTransformerEmbedder
 from .errors import DocumentError, QuestionError
+from .extract import is_identity
 from .generate import Generator, LlamaGenerator
 from .indexing import IndexReport, Progress, build_index
 from .prompts import ABSTAIN, build_prompt
@@ -140,7 +141,8 @@ class RAG:
         """Yield the model's draft text as it is generated, then the verified Answer last.
 
         The draft is unverified; show it as provisional and replace it with the final Answer.
-        When no passage bears on the question at all, the model is not run.
+        When no passage bears on the question at all, or it asks who holds a title, the model is
+        not run and only the Answer is yielded.
         """
         started = time.perf_counter()
         question = self.check_question(question)
@@ -149,7 +151,9 @@ class RAG:
         retrieved = time.perf_counter()
         draft, first_token, n_tokens, prompt_tokens = "", 0.0, 0, 0
         verdict = verify(question, "", hits, idf, default_idf, rules)  # what the evidence alone supports
-        if not verdict.abstained or any(h.dense >= rules.relevance for h in hits):
+        # The model is not run when nothing bears on the question, nor for "Who is the <title>?",
+        # which only a name stated in a passage answers (rag.extract).
+        if not is_identity(question) and (not verdict.abstained or any(h.dense >= rules.relevance for h in hits)):
             generator = self.generator(llm)
             prompt = build_prompt(question, hits, self.config.passage_tokens, generator.count_tokens)
             with _CPU_WORK:

@@ -38,6 +38,14 @@ def test_stream_yields_drafts_then_the_verified_answer(rag_echo):
     assert "Iran" in final.text and all(c.key in {"1", "2", "3", "4", "5"} for c in final.citations)
 
 
+def test_who_holds_a_title_is_answered_from_the_articles_without_the_model(rag_echo):
+    rag = rag_echo("The spokesman is Donald Duck [1].")
+    answer = rag.ask("Who is the Pentagon spokesman?")
+    assert rag.generator().prompts == []  # the model's word could only add an invented name
+    assert answer.text.startswith("Peter Cook — ") and "Duck" not in answer.text
+    assert "Pentagon spokesman Peter Cook" in answer.citations[0].text
+
+
 @pytest.mark.parametrize("question", ["", "   ", "\n\t"])
 def test_empty_question_is_refused(rag_echo, question):
     with pytest.raises(QuestionError, match="empty"):
