@@ -192,8 +192,9 @@ def verify(question: str, draft: str, hits: Sequence[Hit], idf: dict[str, float]
     if kept:
         primary = kept[0][1]
     else:
-        strong = [p for p in passages if p.coverage >= rules.quote_coverage and p.dense >= rules.quote_dense
-                  and has_kind(question, p.hit.chunk.readable)]
+        strong = [p for p in passages if has_kind(question, p.hit.chunk.readable) and (
+            (p.coverage >= rules.quote_coverage and p.dense >= rules.quote_dense)
+            or (p.coverage >= 1.0 and len(qwords) >= 2 and p.dense >= rules.relevance))]
         if not strong:
             return Verdict(ABSTAIN, (), True, "abstained")
         primary = max(strong, key=lambda p: (p.coverage + p.dense + 0.5 * answer_cue(question, p.hit.chunk.readable),

@@ -22,6 +22,7 @@ _WH = re.compile(r"^\s*(who|whom|when|where|how (many|much|far|long|close|old)|(
 _DAY_OR_DATE = re.compile(r"\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|yesterday|"
                           r"january|february|march|april|may|june|july|august|september|october|november|"
                           r"december|\d{4})\b", re.IGNORECASE)
+_PLACE = re.compile(r"\b(?:in|at|near|into|outside|over)\s+(?:the\s+)?([A-Z][\w’'-]*(?:\s+[A-Z][\w’'-]*)*)")
 _WHO_IS = re.compile(r"^\s*who\s+(?:is|was|are|were)\s+(?:the\s+)?(.+?)[\s?.!]*$", re.IGNORECASE)
 _NAME_OF = re.compile(r"\bwhat\s+(?:is|was|were|are)\s+the\s+names?\s+of\b", re.IGNORECASE)
 # Where the title in "Who is the Pentagon spokesman quoted about ...?" ends.
@@ -63,7 +64,7 @@ def answer_cue(question: str, sentence: str) -> float:
     if wanted == "date":
         return float(has_kind(question, sentence))
     if wanted == "place":
-        return float(bool(re.search(r"\b(in|at|near|from|into)\s+(the\s+)?[A-Z]", sentence)))
+        return float(has_kind(question, sentence))
     return 0.0
 
 
@@ -71,13 +72,17 @@ def has_kind(question: str, text: str) -> bool:
     """Whether ``text`` could answer the question's type at all (True when the type is open).
 
     A claim for "How many missiles crashed?" must hold a number the question does not;
-    one for "On what day ...?" a day or date. Names and places are too open to check here.
+    one for "On what day ...?" a day or date; one for "Where ...?" a named place ("in Iran")
+    the question does not name. Names of people are too open to check here.
     """
     wanted = kind(question)
     if wanted == "number":
         return bool(numbers(text) - numbers(question))
     if wanted == "date":
         return bool(_DAY_OR_DATE.search(text))
+    if wanted == "place":
+        asked = set(content_words(question))
+        return any(not set(content_words(m.group(1))) <= asked for m in _PLACE.finditer(text))
     return True
 
 

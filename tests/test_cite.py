@@ -121,10 +121,19 @@ def test_name_of_questions_abstain_without_an_apposition():
 
 
 def test_a_supported_claim_of_the_wrong_type_is_not_an_answer():
-    # Every word of the claim is in the passage, but "how many" asks for a number it does not give.
+    # Every word of the claim is in the passage, but "how many" asks for a number it does not give:
+    # the passage that holds every word of the question and a number is quoted instead.
     v = run("How many Russian cruise missiles crashed in Iran?", "Russian cruise missiles crashed in Iran [2].",
             quote_coverage=2.0)
-    assert v.abstained
+    assert v.mode == "quoted" and "four Russian cruise missiles" in v.text
+
+
+def test_a_passage_with_every_word_of_the_question_is_quoted_even_when_its_vector_is_far():
+    plug = hit("p", "Washington said it was pulling the plug on a short-lived $580 million program.", 0.36)
+    v = run("What did Washington say it was pulling the plug on?", "", [plug] + HITS[2:])
+    assert v.mode == "quoted" and "$580 million" in v.text
+    v = run("What did Washington say it was pulling the plug on?", "", [hit("p", plug.chunk.text, 0.2)] + HITS[2:])
+    assert v.abstained  # below the relevance floor: the words may be a coincidence
 
 
 def test_a_quote_for_a_number_question_must_hold_a_number():
