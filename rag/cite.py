@@ -14,10 +14,11 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from .chunk import split_sentences
-from .extract import answer_cue, has_kind, is_identity, kind, named_in, sentences
+from .config import Config
+from .extract import answer_cue, has_kind, has_measure, is_identity, kind, named_in, sentences
 from .prompts import ABSTAIN
 from .text import content_words, numbers, tokens
 from .types import Citation, Hit
@@ -37,13 +38,18 @@ _ABSTAIN_PHRASES = ("do not say", "does not say", "don't say", "doesn't say", "n
 
 @dataclass(frozen=True)
 class Thresholds:
-    """The evidence rules, calibrated with `rag eval` (see Config for each one's meaning)."""
+    """The evidence rules, calibrated with `rag eval`; defaults and meanings are Config's."""
 
-    support: float = 1.0
-    relevance: float = 0.3
-    claim_coverage: float = 0.2
-    quote_coverage: float = 0.6
-    quote_dense: float = 0.5
+    support: float = Config.support
+    relevance: float = Config.relevance
+    claim_coverage: float = Config.claim_coverage
+    quote_coverage: float = Config.quote_coverage
+    quote_dense: float = Config.quote_dense
+    measure_coverage: float = Config.measure_coverage
+
+    @classmethod
+    def of(cls, config: Config) -> Thresholds:
+        return cls(**{f.name: getattr(config, f.name) for f in fields(cls)})
 
 
 @dataclass(frozen=True)
@@ -145,20 +151,24 @@ def _quantities(text: str) -> dict[str, set[str]]:
     return found
 
 
-def _disagreement(question: str, primary: Scored, passages: Sequence[Scored], rules: Thresholds
-                  ) -> tuple[Scored, Scored] | None:
+def _disagreement(question: str, primary: Scored, shown: Sequence[Scored], further: Sequence[Scored],
+                  rules: Thresholds) -> tuple[Scored, Scored] | None:
     """Two passages from different articles, both about the question, giving different figures in one unit.
 
-    Only for questions that ask for a quantity ("how far", "how many"...); the answer's own passage
-    is preferred as one side.
+    Only for questions that ask for a quantity ("how far", "how many"...). One side is a passage
+    shown to the model, the answer's own first; the other may come from ``further`` down the
+    retrieved list.
     """
     if kind(question) != "number":
         return None
-    about = [p for p in passages if p.dense >= rules.quote_dense or p.coverage >= rules.quote_coverage]
-    about.sort(key=lambda p: p is not primary)
-    for i, one in enumerate(about):
+
+    def about(p: Scored) -> bool:
+        return p.dense >= rules.quote_dense or p.coverage >= rules.quote_coverage
+
+    ones = sorted((p for p in shown if about(p)), key=lambda p: p is not primary)
+    for i, one in enumerate(ones):
         mine = _quantities(one.hit.chunk.readable)
-        for other in about[i + 1:]:
+        for other in ones[i + 1:] + [p for p in further if about(p)]:
             if other.hit.chunk.doc_id == one.hit.chunk.doc_id:
                 continue
             theirs = _quantities(other.hit.chunk.readable)
@@ -169,13 +179,20 @@ def _disagreement(question: str, primary: Scored, passages: Sequence[Scored], ru
 
 
 def verify(question: str, draft: str, hits: Sequence[Hit], idf: dict[str, float], default_idf: float,
-           rules: Thresholds = Thresholds()) -> Verdict:
-    """Check the draft against the retrieved passages and decide what the user sees."""
+           rules: Thresholds = Thresholds(), more: Sequence[Hit] = ()) -> Verdict:
+    """Check the draft against the retrieved passages and decide what the user sees.
+
+    ``more`` are further retrieved passages, below the k shown to the model, searched only for
+    a figure that disagrees with the answer's; one that does is cited with key k+1.
+    """
     qwords = list(dict.fromkeys(content_words(question)))
-    passages = []
-    for i, hit in enumerate(hits, 1):
+
+    def scored(key: str, hit: Hit) -> Scored:
         words = frozenset(content_words(hit.chunk.readable))
-        passages.append(Scored(str(i), hit, coverage(qwords, words, idf, default_idf), words))
+        return Scored(key, hit, coverage(qwords, words, idf, default_idf), words)
+
+    passages = [scored(str(i), hit) for i, hit in enumerate(hits, 1)]
+    further = [scored(str(len(hits) + 1), hit) for hit in more]
     if is_identity(question):
         return _identity(question, passages, idf, default_idf)
     relevant = [p for p in passages if p.dense >= rules.relevance and p.coverage >= rules.claim_coverage]
@@ -194,13 +211,15 @@ def verify(question: str, draft: str, hits: Sequence[Hit], idf: dict[str, float]
     else:
         strong = [p for p in passages if has_kind(question, p.hit.chunk.readable) and (
             (p.coverage >= rules.quote_coverage and p.dense >= rules.quote_dense)
-            or (p.coverage >= 1.0 and len(qwords) >= 2 and p.dense >= rules.relevance))]
+            or (p.coverage >= 1.0 and len(qwords) >= 2 and p.dense >= rules.relevance)
+            or (p.coverage >= rules.measure_coverage and p.dense >= rules.quote_dense
+                and has_measure(question, p.hit.chunk.readable)))]
         if not strong:
             return Verdict(ABSTAIN, (), True, "abstained")
         primary = max(strong, key=lambda p: (p.coverage + p.dense + 0.5 * answer_cue(question, p.hit.chunk.readable),
                                              -int(p.key)))
 
-    pair = _disagreement(question, primary, passages, rules)
+    pair = _disagreement(question, primary, passages, further, rules)
     if pair:
         primary, other = pair
         return Verdict(

@@ -42,6 +42,7 @@ class Config:
     claim_coverage: float = 0.2  # least share of the question's words a passage that backs a claim must hold
     quote_coverage: float = 0.6  # with no verified claim, quote a passage holding this share of the question's words
     quote_dense: float = 0.5  # ... and at least this cosine; otherwise abstain
+    measure_coverage: float = 0.3  # ... or this share, for a passage stating the measure asked ("how far" -> "2 km")
     exact_limit: int = 200_000  # above this many passages the FAISS index is HNSW, not exact
     faiss_threads: int = 1  # one thread is faster than two for single queries here
 

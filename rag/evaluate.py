@@ -107,8 +107,9 @@ class Scored:
         return not (s.get("correct", True) and s.get("cited", True) and s.get("recall_at_k", True))
 
 
-def score(gold: GoldQuestion, record: dict[str, Any], retrieval_only: bool = False) -> Scored:
-    passages = record.get("passages", [])
+def score(gold: GoldQuestion, record: dict[str, Any], retrieval_only: bool = False, k: int | None = None) -> Scored:
+    # A disagreeing figure found below the top k is appended to the passages; recall@k ignores it.
+    passages = record.get("passages", [])[:k]
     ranks = [i for i, p in enumerate(passages, 1) if _has_quote(p["text"], gold)]
     scores: dict[str, Any] = {"latency_ms": record["timings"]["total_ms"]}
     if gold.answerable:
@@ -195,7 +196,7 @@ def evaluate(rag, questions: list[GoldQuestion], k: int | None = None, llm: str 
                                   "prompt_tokens": 0, "completion_tokens": 0}}
         else:
             record = rag.ask(gold.question, k, llm).to_dict()
-        results.append(score(gold, record, retrieval_only))
+        results.append(score(gold, record, retrieval_only, k or rag.config.k))
     if progress:
         progress(len(questions), len(questions), "done")
     return results

@@ -22,6 +22,15 @@ _WH = re.compile(r"^\s*(who|whom|when|where|how (many|much|far|long|close|old)|(
 _DAY_OR_DATE = re.compile(r"\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|yesterday|"
                           r"january|february|march|april|may|june|july|august|september|october|november|"
                           r"december|\d{4})\b", re.IGNORECASE)
+# The measure a "how ..." question asks for, and how a passage writes one.
+_MEASURES = {
+    "far": r"\d[\d.,]*\s*(?:-\s*)?(?:km|kilomet(?:re|er)s?|miles?|met(?:re|er)s?)\b",
+    "close": r"\d[\d.,]*\s*(?:-\s*)?(?:km|kilomet(?:re|er)s?|miles?|met(?:re|er)s?)\b",
+    "long": r"\b(?:\d[\d.,]*|one|two|three|four|five|six|seven|eight|nine|ten|several)\s*-?\s*"
+            r"(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?)\b",
+    "old": r"\b\d+\s*-?\s*years?\s*-?\s*old\b|\baged\s+\d+",
+    "much": r"[$€£]\s*\d|\b\d[\d.,]*\s*(?:million|billion|dollars|euros|pounds)\b",
+}
 _PLACE = re.compile(r"\b(?:in|at|near|into|outside|over)\s+(?:the\s+)?([A-Z][\w’'-]*(?:\s+[A-Z][\w’'-]*)*)")
 _WHO_IS = re.compile(r"^\s*who\s+(?:is|was|are|were)\s+(?:the\s+)?(.+?)[\s?.!]*$", re.IGNORECASE)
 _NAME_OF = re.compile(r"\bwhat\s+(?:is|was|were|are)\s+the\s+names?\s+of\b", re.IGNORECASE)
@@ -84,6 +93,28 @@ def has_kind(question: str, text: str) -> bool:
         asked = set(content_words(question))
         return any(not set(content_words(m.group(1))) <= asked for m in _PLACE.finditer(text))
     return True
+
+
+def has_measure(question: str, text: str) -> bool:
+    """Whether ``text`` states the measure a "how far/close/long/old/much/many" question asks for.
+
+    Stricter than `has_kind`: "How far ...?" wants a distance ("10 kilometres"), "How long ...?"
+    a duration ("30-minute"), "How many missiles ...?" a count of missiles ("four Russian
+    cruise missiles"), not any number at all.
+    """
+    match = re.search(r"\bhow (far|close|long|old|much|many)\b((?:\s+\w+){0,3})", question, re.IGNORECASE)
+    if not match:
+        return False
+    word = match.group(1).lower()
+    if word != "many":
+        return bool(re.search(_MEASURES[word], text, re.IGNORECASE))
+    counted = set(content_words(match.group(2)))  # "How many Russian cruise missiles ..." -> russian, cruis, missil
+    asked = numbers(question)
+    words = tokens(text)
+    for i, word_ in enumerate(words):
+        if numbers(word_) - asked and counted & set(content_words(" ".join(words[i + 1:i + 4]))):
+            return True
+    return False
 
 
 def is_identity(question: str) -> bool:

@@ -72,8 +72,7 @@ class RAG:
         retriever = Retriever(store, self.embedder, self.config.candidates, self.config.rrf_k, self.config.dense_weight,
                               self.config.faiss_threads)
         titles = {doc_id: info.get("title", "") for doc_id, info in store.manifest.documents.items()}
-        self.rules = Thresholds(self.config.support, self.config.relevance, self.config.claim_coverage,
-                                self.config.quote_coverage, self.config.quote_dense)
+        self.rules = Thresholds.of(self.config)
         idf, default = idf_table([set(content_words(c.readable)) for c in store.chunks])
         with self._swap:
             self.store, self.retriever, self.titles, self._idf = store, retriever, titles, (idf, default)
@@ -147,10 +146,12 @@ class RAG:
         started = time.perf_counter()
         question = self.check_question(question)
         retriever, (idf, default_idf), rules = self.retriever, self._idf, self.rules
-        hits = retriever.retrieve(question, k or self.config.k)
+        k = k or self.config.k
+        pool = retriever.retrieve(question, max(k, self.config.candidates))
+        hits, more = pool[:k], pool[k:]  # the model sees k; the rest is searched for disagreeing figures
         retrieved = time.perf_counter()
         draft, first_token, n_tokens, prompt_tokens = "", 0.0, 0, 0
-        verdict = verify(question, "", hits, idf, default_idf, rules)  # what the evidence alone supports
+        verdict = verify(question, "", hits, idf, default_idf, rules, more)  # what the evidence alone supports
         # The model is not run when nothing bears on the question, nor for "Who is the <title>?",
         # which only a name stated in a passage answers (rag.extract).
         if not is_identity(question) and (not verdict.abstained or any(h.dense >= rules.relevance for h in hits)):
@@ -164,7 +165,7 @@ class RAG:
                     draft += piece
                     yield piece
             prompt_tokens = generator.count_tokens(_rendered(generator, prompt))
-            verdict = verify(question, draft, hits, idf, default_idf, rules)
+            verdict = verify(question, draft, hits, idf, default_idf, rules, more)
         generated = time.perf_counter()
         log.debug("draft=%r verdict=%s", draft, verdict.mode)
         timings = Timings(
@@ -172,7 +173,9 @@ class RAG:
             total_ms=(time.perf_counter() - started) * 1000, prompt_tokens=prompt_tokens, completion_tokens=n_tokens,
             first_token_ms=((first_token or generated) - started) * 1000,
         )
-        yield Answer(question, verdict.text, verdict.abstained, verdict.citations, tuple(hits), timings,
+        cited = {(c.doc_id, c.start, c.end) for c in verdict.citations}
+        shown = hits + [h for h in more if (h.chunk.doc_id, h.chunk.start, h.chunk.end) in cited][:1]
+        yield Answer(question, verdict.text, verdict.abstained, verdict.citations, tuple(shown), timings,
                      verdict.conflict, verdict.mode, draft)
 
     # -- for the chat page -------------------------------------------------------------------

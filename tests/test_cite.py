@@ -143,3 +143,23 @@ def test_a_quote_for_a_number_question_must_hold_a_number():
     v = run("How close to Aleppo did Islamic State get?", "", [headline, hit("f", FAR_2, 0.8, 50)] + HITS[2:],
             quote_coverage=0.3)
     assert not v.abstained and "2 km" in v.text
+
+
+def test_a_passage_stating_the_measure_asked_needs_less_of_the_questions_words():
+    # "close" is not in the passage, but "2 km" is exactly what "how close" asks for.
+    question = "How close to Aleppo did Islamic State get?"
+    v = run(question, "", [hit("f", FAR_2, 0.77)] + HITS[2:], quote_coverage=0.95)
+    assert v.mode == "quoted" and "2 km" in v.text
+    v = run(question, "", [hit("f", FAR_2, 0.77)] + HITS[2:], quote_coverage=0.95, measure_coverage=0.95)
+    assert v.abstained
+
+
+def test_a_disagreeing_figure_further_down_the_list_is_cited_with_the_next_key():
+    question = "How close to Aleppo did Islamic State get?"
+    shown = [hit("f", FAR_2, 0.77)] + HITS[2:]
+    idf, default = idf_table([set(content_words(h.chunk.text)) for h in shown])
+    v = verify(question, "", shown, idf, default, Thresholds(), more=[hit("t", FAR_10, 0.51, 40)])
+    assert v.conflict and "The sources differ" in v.text
+    assert [(c.key, c.doc_id) for c in v.citations] == [("1", "f"), (str(len(shown) + 1), "t")]
+    v = verify(question, "", shown, idf, default, Thresholds(), more=[hit("t", FAR_10, 0.2, 40)])
+    assert not v.conflict  # a passage that is not about the question is no second source

@@ -2,7 +2,7 @@
 
 import pytest
 
-from rag.extract import acronyms, has_kind, is_identity, kind, named_in, title_words
+from rag.extract import acronyms, has_kind, has_measure, is_identity, kind, named_in, title_words
 
 
 def share(title, words):
@@ -65,3 +65,20 @@ def test_named_in(question, sentence, name):
 def test_acronyms():
     assert "nato" in acronyms("North Atlantic Treaty Organisation Secretary General")
     assert "nato" not in acronyms("north Atlantic treaty Organisation")
+
+
+@pytest.mark.parametrize("question, text, expected", [
+    ("How close to Aleppo did Islamic State get?", "IS is now within 2 km (1 mile) of government-held territory", True),
+    ("How close to Aleppo did Islamic State get?", "IS seized six villages north of Aleppo", False),
+    ("How long was Kerry's phone call with Lavrov?", "Kerry had a 30-minute telephone call with Lavrov", True),
+    ("How many Russian cruise missiles crashed?", "officials said four Russian cruise missiles fired", True),
+    ("How many Russian cruise missiles crashed?", "four ships fired 26 missiles", True),
+    ("How many British jets are striking IS?", "The British are striking IS fighters in Iraq in 2015", False),
+    ("How old was Hamedani when he died?", "a veteran of the 1980-88 Iran-Iraq war", False),
+    ("How old was Hamedani when he died?", "Hamedani, 65 years old, was killed", True),
+    ("How much does each missile cost?", "26 cruise missiles were launched", False),
+    ("How much was the program?", "a $580 million program", True),
+    ("Who killed Hamedani?", "killed by ISIS in 2015", False),
+])
+def test_has_measure(question, text, expected):
+    assert has_measure(question, text) is expected
