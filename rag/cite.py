@@ -223,8 +223,8 @@ def verify(question: str, draft: str, hits: Sequence[Hit], idf: dict[str, float]
     if pair:
         primary, other = pair
         return Verdict(
-            f"The sources differ: {primary.hit.chunk.doc_id} says “{best_sentence(primary, qwords, question)}” "
-            f"[{primary.key}], while {other.hit.chunk.doc_id} says “{best_sentence(other, qwords, question)}” [{other.key}].",
+            f"The sources differ: one article says “{best_sentence(primary, qwords, question)}” [{primary.key}], "
+            f"while another says “{best_sentence(other, qwords, question)}” [{other.key}].",
             (citation_for(primary), citation_for(other)), False, "conflict")
     if not kept:
         quote = best_sentence(primary, qwords, question).strip("“”\"")
