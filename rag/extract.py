@@ -23,9 +23,10 @@ _DAY_OR_DATE = re.compile(r"\b(monday|tuesday|wednesday|thursday|friday|saturday
                           r"january|february|march|april|may|june|july|august|september|october|november|"
                           r"december|\d{4})\b", re.IGNORECASE)
 # The measure a "how ..." question asks for, and how a passage writes one.
+_DISTANCE = r"\d[\d.,]*\s*(?:-\s*)?(?:km|kilomet(?:re|er)s?|miles?|met(?:re|er)s?)\b"
 _MEASURES = {
-    "far": r"\d[\d.,]*\s*(?:-\s*)?(?:km|kilomet(?:re|er)s?|miles?|met(?:re|er)s?)\b",
-    "close": r"\d[\d.,]*\s*(?:-\s*)?(?:km|kilomet(?:re|er)s?|miles?|met(?:re|er)s?)\b",
+    "far": _DISTANCE,
+    "close": _DISTANCE,
     "long": r"\b(?:\d[\d.,]*|one|two|three|four|five|six|seven|eight|nine|ten|several)\s*-?\s*"
             r"(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?)\b",
     "old": r"\b\d+\s*-?\s*years?\s*-?\s*old\b|\baged\s+\d+",
@@ -68,13 +69,7 @@ def answer_cue(question: str, sentence: str) -> float:
         verbs = [w for w in tokens(question)[1:] if w.endswith("ed") or w in ("shot", "hit", "won", "led", "said")]
         low = sentence.lower()
         return float(any(re.search(rf"\b{re.escape(v)} by\b", low) for v in verbs))
-    if wanted == "number":
-        return float(has_kind(question, sentence))
-    if wanted == "date":
-        return float(has_kind(question, sentence))
-    if wanted == "place":
-        return float(has_kind(question, sentence))
-    return 0.0
+    return float(wanted is not None and has_kind(question, sentence))
 
 
 def has_kind(question: str, text: str) -> bool:
