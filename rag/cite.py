@@ -46,6 +46,7 @@ class Thresholds:
     quote_coverage: float = Config.quote_coverage
     quote_dense: float = Config.quote_dense
     measure_coverage: float = Config.measure_coverage
+    sentence_coverage: float = Config.sentence_coverage
 
     @classmethod
     def of(cls, config: Config) -> Thresholds:
@@ -129,6 +130,18 @@ def support(claim: str, question_words: set[str], passage: Scored) -> float:
     return sum(w in passage.words for w in new) / len(new)
 
 
+def _on_topic(claim: str, qwords: Sequence[str], passage: Scored, idf: dict[str, float], default_idf: float) -> float:
+    """How much of the question the passage sentence stating the claim holds.
+
+    A phrase can be in a relevant passage and still not answer: "the IS offensive" is in "It was
+    not clear whether Hamedani's killing was related to that IS offensive", "Iran" in a sentence
+    about where missiles landed. The claim and that sentence together must carry the question.
+    """
+    new = [w for w in content_words(claim) if w not in qwords]
+    sentence = best_sentence(passage, new)
+    return coverage(qwords, set(content_words(sentence)) | set(content_words(claim)), idf, default_idf)
+
+
 def citation_for(passage: Scored) -> Citation:
     chunk = passage.hit.chunk
     return Citation(passage.key, chunk.doc_id, chunk.start, chunk.end, chunk.text)
@@ -203,7 +216,8 @@ def verify(question: str, draft: str, hits: Sequence[Hit], idf: dict[str, float]
         for claim in claims(text):
             scored = [(support(claim, set(qwords), p), p.coverage, p) for p in relevant]
             best = max(scored, key=lambda s: (s[0], s[1]), default=None)
-            if best and best[0] >= rules.support and has_kind(question, claim):
+            if best and best[0] >= rules.support and has_kind(question, claim) and \
+                    _on_topic(claim, qwords, best[2], idf, default_idf) >= rules.sentence_coverage:
                 kept.append((claim, best[2]))
 
     if kept:

@@ -40,6 +40,7 @@ class Config:
     support: float = 1.0  # share of a claim's new content words (beyond the question's) its passage must hold
     relevance: float = 0.3  # least cosine between question and a passage that may back a claim
     claim_coverage: float = 0.2  # least share of the question's words a passage that backs a claim must hold
+    sentence_coverage: float = 0.4  # least share of the question a claim and the sentence stating it must hold
     quote_coverage: float = 0.6  # with no verified claim, quote a passage holding this share of the question's words
     quote_dense: float = 0.5  # ... and at least this cosine; otherwise abstain
     measure_coverage: float = 0.3  # ... or this share, for a passage stating the measure asked ("how far" -> "2 km")

@@ -163,3 +163,15 @@ def test_a_disagreeing_figure_further_down_the_list_is_cited_with_the_next_key()
     assert [(c.key, c.doc_id) for c in v.citations] == [("1", "f"), (str(len(shown) + 1), "t")]
     v = verify(question, "", shown, idf, default, Thresholds(), more=[hit("t", FAR_10, 0.2, 40)])
     assert not v.conflict  # a passage that is not about the question is no second source
+
+
+def test_a_phrase_found_in_a_sentence_about_something_else_is_not_an_answer():
+    # The passage mentions Hamedani, but not in the sentence that holds the phrase.
+    unrelated = hit("u", "Hamedani was buried in Tehran. It was not clear whether the Aleppo offensive was related "
+                         "to the missiles.", 0.6)
+    v = run("Who killed Hamedani?", "the Aleppo offensive", [hit("a", KILLED, 0.75), unrelated] + HITS[2:],
+            quote_coverage=2.0)
+    assert v.mode == "quoted" and "offensive" not in v.text and v.citations[0].text == KILLED
+    v = run("Who killed Hamedani?", "ISIS extremists", [hit("a", KILLED, 0.75), unrelated] + HITS[2:],
+            quote_coverage=2.0)
+    assert v.mode == "generated" and v.citations[0].text == KILLED
