@@ -18,7 +18,7 @@ from dataclasses import dataclass, fields
 
 from .chunk import split_sentences
 from .config import Config
-from .extract import answer_cue, has_kind, has_measure, is_identity, kind, named_in, sentences
+from .extract import answer_cue, has_kind, has_measure, is_identity, kind, named_in, sentences, states_act
 from .prompts import ABSTAIN
 from .text import content_words, numbers, tokens
 from .types import Citation, Hit
@@ -130,8 +130,9 @@ def support(claim: str, question_words: set[str], passage: Scored) -> float:
     return sum(w in passage.words for w in new) / len(new)
 
 
-def _on_topic(claim: str, qwords: Sequence[str], passage: Scored, idf: dict[str, float], default_idf: float) -> float:
-    """How much of the question the passage sentence stating the claim holds.
+def _on_topic(claim: str, question: str, qwords: Sequence[str], passage: Scored, idf: dict[str, float],
+              default_idf: float) -> float:
+    """How much of the question the passage sentence stating the claim holds (0 if it lacks the act asked about).
 
     A phrase can be in a relevant passage and still not answer: "the IS offensive" is in "It was
     not clear whether Hamedani's killing was related to that IS offensive", "Iran" in a sentence
@@ -139,6 +140,8 @@ def _on_topic(claim: str, qwords: Sequence[str], passage: Scored, idf: dict[str,
     """
     new = [w for w in content_words(claim) if w not in qwords]
     sentence = best_sentence(passage, new)
+    if not states_act(question, f"{claim} {sentence}"):
+        return 0.0
     return coverage(qwords, set(content_words(sentence)) | set(content_words(claim)), idf, default_idf)
 
 
@@ -217,13 +220,14 @@ def verify(question: str, draft: str, hits: Sequence[Hit], idf: dict[str, float]
             scored = [(support(claim, set(qwords), p), p.coverage, p) for p in relevant]
             best = max(scored, key=lambda s: (s[0], s[1]), default=None)
             if best and best[0] >= rules.support and has_kind(question, claim) and \
-                    _on_topic(claim, qwords, best[2], idf, default_idf) >= rules.sentence_coverage:
+                    _on_topic(claim, question, qwords, best[2], idf, default_idf) >= rules.sentence_coverage:
                 kept.append((claim, best[2]))
 
     if kept:
         primary = kept[0][1]
     else:
-        strong = [p for p in passages if has_kind(question, p.hit.chunk.readable) and (
+        strong = [p for p in passages if has_kind(question, p.hit.chunk.readable)
+                  and states_act(question, p.hit.chunk.readable) and (
             (p.coverage >= rules.quote_coverage and p.dense >= rules.quote_dense)
             or (p.coverage >= 1.0 and len(qwords) >= 2 and p.dense >= rules.relevance)
             or (p.coverage >= rules.measure_coverage and p.dense >= rules.quote_dense

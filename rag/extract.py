@@ -90,6 +90,27 @@ def has_kind(question: str, text: str) -> bool:
     return True
 
 
+_IRREGULAR = {"won", "wrote", "led", "shot", "hit", "said", "told", "sent", "fired", "took", "gave", "made", "broke",
+              "began", "built", "brought", "caught", "chose", "drove", "fought", "held", "kept", "left", "lost",
+              "met", "paid", "ran", "sold", "struck", "threw", "flew"}
+
+
+def states_act(question: str, text: str) -> bool:
+    """For "Who <did> X?", whether ``text`` holds that very verb form ("killed", "warned").
+
+    "Who killed Hamedani?" is not answered by a sentence about "Hamedani's killing" or his
+    "death", only by one that says who killed him (either voice). Other questions: True.
+    """
+    words = tokens(question)
+    if not words or words[0] not in ("who", "whom"):
+        return True
+    verbs = [w for w in words[1:3] if (w.endswith("ed") and len(w) > 4) or w in _IRREGULAR]
+    if not verbs:
+        return True
+    found = set(tokens(text))
+    return any(v in found for v in verbs)
+
+
 def has_measure(question: str, text: str) -> bool:
     """Whether ``text`` states the measure a "how far/close/long/old/much/many" question asks for.
 

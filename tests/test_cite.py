@@ -175,3 +175,11 @@ def test_a_phrase_found_in_a_sentence_about_something_else_is_not_an_answer():
     v = run("Who killed Hamedani?", "ISIS extremists", [hit("a", KILLED, 0.75), unrelated] + HITS[2:],
             quote_coverage=2.0)
     assert v.mode == "generated" and v.citations[0].text == KILLED
+
+
+def test_who_did_it_needs_a_sentence_that_says_who_did_it():
+    vague = hit("v", "It was not clear whether Hamedani’s killing was related to that IS offensive.", 0.7)
+    v = run("Who killed Hamedani?", "the IS offensive", [vague] + HITS[2:])
+    assert v.abstained, v.text  # the only passage talks of his killing but says nobody did it
+    v = run("Who killed Hamedani?", "the IS offensive", [vague, hit("a", KILLED, 0.75, 300)] + HITS[2:])
+    assert "killed by ISIS" in v.text and v.citations[0].text == KILLED

@@ -2,7 +2,7 @@
 
 import pytest
 
-from rag.extract import acronyms, has_kind, has_measure, is_identity, kind, named_in, title_words
+from rag.extract import acronyms, has_kind, has_measure, is_identity, kind, named_in, states_act, title_words
 
 
 def share(title, words):
@@ -82,3 +82,16 @@ def test_acronyms():
 ])
 def test_has_measure(question, text, expected):
     assert has_measure(question, text) is expected
+
+
+@pytest.mark.parametrize("question, text, expected", [
+    ("Who killed Hamedani?", "Hamedani was killed by ISIS extremists.", True),
+    ("Who killed Hamedani?", "ISIS militants killed Hamedani near Aleppo.", True),
+    ("Who killed Hamedani?", "It was not clear whether Hamedani's killing was related to that IS offensive.", False),
+    ("Who replaced Hamedani as commander?", "This follows the death of Hossein Hamedani, a general.", False),
+    ("Who won the 2018 FIFA World Cup?", "Russia won the vote.", True),
+    ("Who is the head of the Quds Force?", "anything", True),
+    ("Which villages did IS seize?", "anything", True),
+])
+def test_states_act(question, text, expected):
+    assert states_act(question, text) is expected
