@@ -18,7 +18,7 @@ from dataclasses import dataclass, fields
 
 from .chunk import split_sentences
 from .config import Config
-from .extract import answer_cue, has_kind, has_measure, is_identity, kind, named_in, sentences, states_act
+from .extract import answer_cue, has_kind, has_measure, is_identity, kind, measure_in, named_in, sentences, states_act
 from .prompts import ABSTAIN
 from .text import content_words, numbers, tokens
 from .types import Citation, Hit
@@ -246,7 +246,9 @@ def verify(question: str, draft: str, hits: Sequence[Hit], idf: dict[str, float]
             (citation_for(primary), citation_for(other)), False, "conflict")
     if not kept:
         quote = best_sentence(primary, qwords, question).strip("“”\"")
-        return Verdict(f"“{quote}” [{primary.key}]", (citation_for(primary),), False, "quoted")
+        measure = measure_in(question, quote)  # "How long ...?" -> "30-minute — “... a 30-minute telephone call ...”"
+        lead = f"{measure[:1].upper()}{measure[1:]} — " if measure else ""
+        return Verdict(f"{lead}“{quote}” [{primary.key}]", (citation_for(primary),), False, "quoted")
 
     parts: list[str] = []
     cited: dict[str, Citation] = {}

@@ -30,7 +30,7 @@ _MEASURES = {
     "long": r"\b(?:\d[\d.,]*|one|two|three|four|five|six|seven|eight|nine|ten|several)\s*-?\s*"
             r"(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?)\b",
     "old": r"\b\d+\s*-?\s*years?\s*-?\s*old\b|\baged\s+\d+",
-    "much": r"[$€£]\s*\d|\b\d[\d.,]*\s*(?:million|billion|dollars|euros|pounds)\b",
+    "much": r"[$€£]\s*\d[\d.,]*(?:\s*(?:million|billion)\b)?|\b\d[\d.,]*\s*(?:million|billion|dollars|euros|pounds)\b",
 }
 _PLACE = re.compile(r"\b(?:in|at|near|into|outside|over)\s+(?:the\s+)?([A-Z][\w’'-]*(?:\s+[A-Z][\w’'-]*)*)")
 _WHO_IS = re.compile(r"^\s*who\s+(?:is|was|are|were)\s+(?:the\s+)?(.+?)[\s?.!]*$", re.IGNORECASE)
@@ -118,19 +118,31 @@ def has_measure(question: str, text: str) -> bool:
     a duration ("30-minute"), "How many missiles ...?" a count of missiles ("four Russian
     cruise missiles"), not any number at all.
     """
+    return measure_in(question, text) is not None
+
+
+def measure_in(question: str, text: str) -> str | None:
+    """The words of ``text`` that state the measure asked for, or None.
+
+    measure_in("How many missiles crashed?", "US officials said four Russian cruise missiles crashed")
+    -> "four Russian cruise missiles"
+    """
     match = re.search(r"\bhow (far|close|long|old|much|many)\b((?:\s+\w+){0,3})", question, re.IGNORECASE)
     if not match:
-        return False
+        return None
     word = match.group(1).lower()
     if word != "many":
-        return bool(re.search(_MEASURES[word], text, re.IGNORECASE))
+        found = re.search(_MEASURES[word], text, re.IGNORECASE)
+        return found.group(0).strip() if found else None
     counted = set(content_words(match.group(2)))  # "How many Russian cruise missiles ..." -> russian, cruis, missil
     asked = numbers(question)
-    words = tokens(text)
-    for i, word_ in enumerate(words):
-        if numbers(word_) - asked and counted & set(content_words(" ".join(words[i + 1:i + 4]))):
-            return True
-    return False
+    words = list(re.finditer(r"\$?\d+(?:[.,]\d+)*|[^\W\d_]+(?:['’-][^\W\d_]+)*", text))
+    for i, number in enumerate(words):
+        if numbers(number.group()) - asked:
+            last = [after for after in words[i + 1:i + 4] if counted & set(content_words(after.group()))]
+            if last:
+                return text[number.start():last[-1].end()]
+    return None
 
 
 def is_identity(question: str) -> bool:

@@ -183,3 +183,8 @@ def test_who_did_it_needs_a_sentence_that_says_who_did_it():
     assert v.abstained, v.text  # the only passage talks of his killing but says nobody did it
     v = run("Who killed Hamedani?", "the IS offensive", [vague, hit("a", KILLED, 0.75, 300)] + HITS[2:])
     assert "killed by ISIS" in v.text and v.citations[0].text == KILLED
+
+
+def test_a_quoted_answer_to_a_how_question_leads_with_the_measure():
+    v = run("How many Russian cruise missiles crashed in Iran?", "", quote_coverage=0.3)
+    assert v.mode == "quoted" and v.text.startswith("Four Russian cruise missiles — “US officials said they believed four")

@@ -2,7 +2,17 @@
 
 import pytest
 
-from rag.extract import acronyms, has_kind, has_measure, is_identity, kind, named_in, states_act, title_words
+from rag.extract import (
+    acronyms,
+    has_kind,
+    has_measure,
+    is_identity,
+    kind,
+    measure_in,
+    named_in,
+    states_act,
+    title_words,
+)
 
 
 def share(title, words):
@@ -95,3 +105,15 @@ def test_has_measure(question, text, expected):
 ])
 def test_states_act(question, text, expected):
     assert states_act(question, text) is expected
+
+
+@pytest.mark.parametrize("question, text, span", [
+    ("How many Russian cruise missiles crashed?", "US officials said four Russian cruise missiles bound for Syria had "
+                                                  "crashed", "four Russian cruise missiles"),
+    ("How long was Kerry's phone call?", "Kerry had a 30-minute telephone call", "30-minute"),
+    ("How much was the US program?", "a short-lived $580 million program", "$580 million"),
+    ("How far were the jihadists from Aleppo?", "now just over 10 kilometres (six miles) from", "10 kilometres"),
+    ("How far were the jihadists from Aleppo?", "close to the city", None),
+])
+def test_measure_in(question, text, span):
+    assert measure_in(question, text) == span
