@@ -18,7 +18,18 @@ from dataclasses import dataclass, fields
 
 from .chunk import split_sentences
 from .config import Config
-from .extract import answer_cue, has_kind, has_measure, is_identity, kind, measure_in, named_in, sentences, states_act
+from .extract import (
+    answer_cue,
+    has_kind,
+    has_measure,
+    is_identity,
+    kind,
+    measure_in,
+    named_in,
+    sentences,
+    states_act,
+    title_words,
+)
 from .prompts import ABSTAIN
 from .text import content_words, numbers, tokens
 from .types import Citation, Hit
@@ -272,9 +283,10 @@ def _identity(question: str, passages: Sequence[Scored], idf: dict[str, float], 
     def share(title: Sequence[str], words: set[str]) -> float:
         return coverage(title, words, idf, default_idf)
 
+    title = title_words(question)
     for passage in sorted(passages, key=lambda p: (-p.coverage, -p.dense)):
         for sentence in sentences(passage.hit.chunk.readable):
-            name = named_in(question, sentence, share)
+            name = named_in(title, sentence, share)
             if name:
                 quote = sentence.strip().strip("“”\"")
                 return Verdict(f"{name} — “{quote}” [{passage.key}]", (citation_for(passage),), False, "quoted")

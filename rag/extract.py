@@ -167,17 +167,16 @@ def title_words(question: str) -> list[str]:
     return content_words(" ".join(kept))
 
 
-def named_in(question: str, sentence: str, share: Callable[[Sequence[str], set[str]], float],
+def named_in(title: Sequence[str], sentence: str, share: Callable[[Sequence[str], set[str]], float],
              min_share: float = 0.6) -> str | None:
-    """The name a sentence gives the title asked about, from '<title> <Name>' or '<title>, <Name>'.
+    """The name a sentence gives a title (`title_words`), from '<title> <Name>' or '<title>, <Name>'.
 
-    named_in("Who is France's Defense Minister?",
+    named_in(["franc", "defens", "minist"],
              "France’s Defense Minister Jean-Yves Le Drian said ...", share) -> "Jean-Yves Le Drian"
 
     ``share(title, words)`` measures how much of the title the words before the name hold;
     the title's last word must come right before the name.
     """
-    title = title_words(question)
     if not title:
         return None
     head = title[-1]

@@ -69,7 +69,7 @@ def test_identity_questions():
     ("Who is the head of the Quds Force?", "He was a close ally of the head of the Quds Force, which is an arm.", None),
 ])
 def test_named_in(question, sentence, name):
-    assert named_in(question, sentence, share) == name
+    assert named_in(title_words(question), sentence, share) == name
 
 
 def test_acronyms():
