@@ -178,16 +178,13 @@ def _quantities(text: str) -> dict[str, set[str]]:
     return found
 
 
-def _disagreement(question: str, primary: Scored, shown: Sequence[Scored], further: Sequence[Scored],
+def _disagreement(primary: Scored, shown: Sequence[Scored], further: Sequence[Scored],
                   rules: Thresholds) -> tuple[Scored, Scored] | None:
     """Two passages from different articles, both about the question, giving different figures in one unit.
 
-    Only for questions that ask for a quantity ("how far", "how many"...). One side is a passage
-    shown to the model, the answer's own first; the other may come from ``further`` down the
-    retrieved list.
+    One side is a passage shown to the model, the answer's own first; the other may come from
+    ``further`` down the retrieved list.
     """
-    if kind(question) != "number":
-        return None
 
     def about(p: Scored) -> bool:
         return p.dense >= rules.quote_dense or p.coverage >= rules.quote_coverage
@@ -219,17 +216,17 @@ def verify(question: str, draft: str, hits: Sequence[Hit], idf: dict[str, float]
         return Scored(key, hit, coverage(qwords, words, idf, default_idf), words)
 
     passages = [scored(str(i), hit) for i, hit in enumerate(hits, 1)]
-    further = [scored(str(len(hits) + 1), hit) for hit in more]
     if is_identity(question):
         return _identity(question, passages, idf, default_idf)
     relevant = [p for p in passages if p.dense >= rules.relevance and p.coverage >= rules.claim_coverage]
 
     text = clean_draft(draft)
+    asked = set(qwords)
     kept: list[tuple[str, Scored]] = []
     if text and not is_abstention(text):
         for claim in claims(text):
-            scored = [(support(claim, set(qwords), p), p.coverage, p) for p in relevant]
-            best = max(scored, key=lambda s: (s[0], s[1]), default=None)
+            backing = [(support(claim, asked, p), p.coverage, p) for p in relevant]
+            best = max(backing, key=lambda s: (s[0], s[1]), default=None)
             if best and best[0] >= rules.support and has_kind(question, claim) and \
                     _on_topic(claim, question, qwords, best[2], idf, default_idf) >= rules.sentence_coverage:
                 kept.append((claim, best[2]))
@@ -248,7 +245,10 @@ def verify(question: str, draft: str, hits: Sequence[Hit], idf: dict[str, float]
         primary = max(strong, key=lambda p: (p.coverage + p.dense + 0.5 * answer_cue(question, p.hit.chunk.readable),
                                              -int(p.key)))
 
-    pair = _disagreement(question, primary, passages, further, rules)
+    pair = None
+    if kind(question) == "number":  # only quantities ("how far", "how many") can disagree
+        further = [scored(str(len(hits) + 1), hit) for hit in more]
+        pair = _disagreement(primary, passages, further, rules)
     if pair:
         primary, other = pair
         return Verdict(

@@ -163,6 +163,10 @@ def test_a_disagreeing_figure_further_down_the_list_is_cited_with_the_next_key()
     assert [(c.key, c.doc_id) for c in v.citations] == [("1", "f"), (str(len(shown) + 1), "t")]
     v = verify(question, "", shown, idf, default, Thresholds(), more=[hit("t", FAR_10, 0.2, 40)])
     assert not v.conflict  # a passage that is not about the question is no second source
+    # the same with a verified claim from the model, the other side still found below k
+    v = verify(question, "Islamic State are now within 2 km of government-held territory [1].", shown, idf, default,
+               Thresholds(), more=[hit("t", FAR_10, 0.51, 40)])
+    assert v.conflict and [c.doc_id for c in v.citations] == ["f", "t"]
 
 
 def test_a_phrase_found_in_a_sentence_about_something_else_is_not_an_answer():
