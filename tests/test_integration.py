@@ -39,7 +39,22 @@ def test_who_killed_hamedani_names_islamic_state_and_cites_it(real_rag, real_ind
         assert f"[{c.key}]" in answer.text
 
 
-@pytest.mark.parametrize("question", ["What is the capital of France?", "Who won the 2018 FIFA World Cup?"])
+@pytest.mark.parametrize("question, name, cited", [
+    ("Who is France's Defense Minister?", "Le Drian", "Defense Minister Jean-Yves Le Drian"),
+    ("Who is the NATO Secretary General mentioned in the news?", "Stoltenberg", "Secretary General Jens Stoltenberg"),
+])
+def test_who_holds_a_title_is_the_name_the_articles_give_it(real_rag, question, name, cited):
+    answer = real_rag.ask(question)
+    assert not answer.abstained and name in answer.text, answer.text
+    assert answer.timings.completion_tokens == 0  # the model is not asked
+    assert any(cited in c.text for c in answer.citations), answer.citations
+
+
+@pytest.mark.parametrize("question", ["What is the capital of France?", "Who won the 2018 FIFA World Cup?",
+                                      # every word is in one passage, but the articles never name him
+                                      "Who is the head of the Quds Force?",
+                                      # a number is asked for, and the passages about his death give none
+                                      "How old was Hamedani when he died?"])
 def test_questions_the_articles_do_not_answer_are_abstained(real_rag, question):
     answer = real_rag.ask(question)
     assert answer.abstained and answer.text == "The articles do not say." and not answer.citations
