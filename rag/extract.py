@@ -19,6 +19,14 @@ from .text import content_words, numbers, tokens
 
 _WH = re.compile(r"^\s*(who|whom|when|where|how (many|much|far|long|close|old)|(?:on |in )?what (year|day|date|month))\b",
                  re.IGNORECASE)
+# "What is the population of Aleppo?" asks for a number as surely as "How many ...?" does.
+_QUANTITY = re.compile(r"^\s*what\s+(?:is|was|are|were)\s+the\s+(population|number|cost|price|age|size|"
+                       r"height|length|weight|(?:death\s+)?toll)\b", re.IGNORECASE)
+_HOW = re.compile(r"\bhow (far|close|long|old|much|many)\b((?:\s+\w+){0,3})", re.IGNORECASE)
+# "On what date ...?" or "In what year ...?" is not answered by a weekday ("said on Thursday").
+_CALENDAR_ASKED = re.compile(r"\b(?:date|year|month)\b", re.IGNORECASE)
+_CALENDAR = re.compile(r"\b(?:january|february|march|april|may|june|july|august|september|october|november|"
+                       r"december|jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec|\d{4})\b", re.IGNORECASE)
 _DAY_OR_DATE = re.compile(r"\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|yesterday|"
                           r"january|february|march|april|may|june|july|august|september|october|november|"
                           r"december|\d{4})\b", re.IGNORECASE)
@@ -46,7 +54,7 @@ def kind(question: str) -> str | None:
     """The answer type the question asks for: agent | number | date | place, or None."""
     match = _WH.match(question)
     if not match:
-        return None
+        return "number" if _QUANTITY.match(question) else None
     word = match.group(1).lower()
     if word in ("who", "whom"):
         return "agent"
@@ -83,10 +91,14 @@ def has_kind(question: str, text: str) -> bool:
     if wanted == "number":
         return bool(numbers(text) - numbers(question))
     if wanted == "date":
-        return bool(_DAY_OR_DATE.search(text))
+        return bool((_CALENDAR if _CALENDAR_ASKED.search(question) else _DAY_OR_DATE).search(text))
     if wanted == "place":
         asked = set(content_words(question))
-        return any(not set(content_words(m.group(1))) <= asked for m in _PLACE.finditer(text))
+        places = [(m.group(1), bool(asked & set(content_words(" ".join(text[:m.start()].split()[-3:])))))
+                  for m in _PLACE.finditer(text)]
+        # "Where did the missiles crash?": "crashed in Iran", not "fired from a warship in the Caspian Sea"
+        places = [p for p in places if p[1]] or places
+        return any(not set(content_words(place)) <= asked for place, _ in places)
     return True
 
 
@@ -121,20 +133,33 @@ def has_measure(question: str, text: str) -> bool:
     return measure_in(question, text) is not None
 
 
+def asks_measure(question: str) -> bool:
+    """'How far/long/many ...?' or 'What is the population of ...?': only a stated measure answers."""
+    return bool(_HOW.search(question) or _QUANTITY.match(question))
+
+
 def measure_in(question: str, text: str) -> str | None:
     """The words of ``text`` that state the measure asked for, or None.
 
     measure_in("How many missiles crashed?", "US officials said four Russian cruise missiles crashed")
     -> "four Russian cruise missiles"
     """
-    match = re.search(r"\bhow (far|close|long|old|much|many)\b((?:\s+\w+){0,3})", question, re.IGNORECASE)
+    quantity = _QUANTITY.match(question)
+    if quantity:  # "What is the population of X?" wants a number beside "population"
+        return _counted(question, text, set(content_words(quantity.group(1))), before=True)
+    match = _HOW.search(question)
     if not match:
         return None
     word = match.group(1).lower()
     if word != "many":
         found = re.search(_MEASURES[word], text, re.IGNORECASE)
         return found.group(0).strip() if found else None
-    counted = set(content_words(match.group(2)))  # "How many Russian cruise missiles ..." -> russian, cruis, missil
+    return _counted(question, text, set(content_words(match.group(2))))  # "How many Russian cruise missiles ..."
+
+
+def _counted(question: str, text: str, counted: set[str], before: bool = False) -> str | None:
+    """A number the question does not hold, followed within three words by one of ``counted``
+    ("four Russian cruise missiles"), or, with ``before``, preceded by one ("population of 2 million")."""
     asked = numbers(question)
     words = list(re.finditer(r"\$?\d+(?:[.,]\d+)*|[^\W\d_]+(?:['’-][^\W\d_]+)*", text))
     for i, number in enumerate(words):
@@ -142,6 +167,9 @@ def measure_in(question: str, text: str) -> str | None:
             last = [after for after in words[i + 1:i + 4] if counted & set(content_words(after.group()))]
             if last:
                 return text[number.start():last[-1].end()]
+            first = [prior for prior in words[max(i - 4, 0):i] if counted & set(content_words(prior.group()))]
+            if before and first:
+                return text[first[0].start():number.end()]
     return None
 
 

@@ -27,6 +27,9 @@ def share(title, words):
     ("When did IS seize the villages?", "date"),
     ("Where did the missiles crash?", "place"),
     ("Which villages did IS seize?", None),
+    ("What is the population of Aleppo?", "number"),
+    ("What was the cost of the programme?", "number"),
+    ("What is the capital of France?", None),
 ])
 def test_kind(question, expected):
     assert kind(question) == expected
@@ -38,6 +41,23 @@ def test_has_kind_wants_a_new_number_or_a_date():
     assert has_kind("On what day did they land?", "They landed on Wednesday.")
     assert not has_kind("On what day did they land?", "They landed in Iran.")
     assert has_kind("Which villages did IS seize?", "anything at all")
+
+
+def test_where_wants_a_new_place_beside_the_act_asked_about():
+    fired = "four Russian cruise missiles fired from a warship in the Caspian Sea had crashed in Iran"
+    assert not has_kind("Where in Iran did the Russian cruise missiles crash?", fired)
+    assert has_kind("Where did the missiles crash?", fired)
+    assert has_kind("Where was the warship?", "the missiles were fired from a warship in the Caspian Sea")
+    assert has_kind("Where did Hamedani die?", "Hamedani had been killed in Aleppo province")
+    assert not has_kind("Where did Hamedani die?", "Hamedani had been killed.")
+
+
+def test_a_question_asking_for_a_date_or_year_is_not_answered_by_a_weekday():
+    assert not has_kind("On what date did the big attack begin?", "the army chief said on Thursday")
+    assert has_kind("On what date did the big attack begin?", "the attack began on October 7")
+    assert not has_kind("In what year was he promoted?", "He was promoted on Friday.")
+    assert has_kind("In what year was he promoted?", "He was made deputy chief commander in 2005.")
+    assert has_kind("When did they land?", "They landed on Wednesday.")
 
 
 @pytest.mark.parametrize("question, title", [
@@ -89,6 +109,8 @@ def test_acronyms():
     ("How much does each missile cost?", "26 cruise missiles were launched", False),
     ("How much was the program?", "a $580 million program", True),
     ("Who killed Hamedani?", "killed by ISIS in 2015", False),
+    ("What is the population of Aleppo?", "Aleppo, a city with a population of 2 million, is divided", True),
+    ("What is the population of Aleppo?", "Islamic State are now within 2 km of Aleppo", False),
 ])
 def test_has_measure(question, text, expected):
     assert has_measure(question, text) is expected
