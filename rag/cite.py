@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING
 
 from .chunk import split_sentences
 from .config import Config
 from .extract import (
     answer_cue,
+    asks_measure,
     has_kind,
     has_measure,
     is_identity,
@@ -33,6 +35,9 @@ from .extract import (
 from .prompts import ABSTAIN
 from .text import content_words, numbers, tokens
 from .types import Citation, Hit
+
+if TYPE_CHECKING:
+    import numpy as np
 
 _MARKER = re.compile(r"\s*\[[^\]]{0,20}\]")
 _UNIT_ALIASES = {
@@ -58,6 +63,8 @@ class Thresholds:
     quote_dense: float = Config.quote_dense
     measure_coverage: float = Config.measure_coverage
     sentence_coverage: float = Config.sentence_coverage
+    likelihood_gain: float = Config.likelihood_gain
+    residual_similarity: float = Config.residual_similarity
 
     @classmethod
     def of(cls, config: Config) -> Thresholds:
@@ -156,6 +163,12 @@ def _on_topic(claim: str, question: str, qwords: Sequence[str], passage: Scored,
     return coverage(qwords, set(content_words(sentence)) | set(content_words(claim)), idf, default_idf)
 
 
+def quoted(passage: Scored, sentence: str, lead: str = "") -> Verdict:
+    """A sentence of ``passage`` quoted and cited, after ``lead`` if any: 'Peter Cook — “Pentagon spokesman ...” [1]'."""
+    quote = sentence.strip().strip("“”\"")
+    return Verdict(f"{lead + ' — ' if lead else ''}“{quote}” [{passage.key}]", (citation_for(passage),), False, "quoted")
+
+
 def citation_for(passage: Scored) -> Citation:
     chunk = passage.hit.chunk
     return Citation(passage.key, chunk.doc_id, chunk.start, chunk.end, chunk.text)
@@ -202,12 +215,20 @@ def _disagreement(primary: Scored, shown: Sequence[Scored], further: Sequence[Sc
     return None
 
 
+Judge = Callable[[str, Sequence[str]], Sequence[float]]  # (question, sentences) -> likelihood gain of each
+Embed = Callable[[Sequence[str]], "np.ndarray"]  # texts -> unit vectors, one row each
+
+
 def verify(question: str, draft: str, hits: Sequence[Hit], idf: dict[str, float], default_idf: float,
-           rules: Thresholds = Thresholds(), more: Sequence[Hit] = ()) -> Verdict:
+           rules: Thresholds = Thresholds(), more: Sequence[Hit] = (), judge: Judge | None = None,
+           embed: Embed | None = None) -> Verdict:
     """Check the draft against the retrieved passages and decide what the user sees.
 
     ``more`` are further retrieved passages, below the k shown to the model, searched only for
-    a figure that disagrees with the answer's; one that does is cited with key k+1.
+    a figure that disagrees with the answer's; one that does is cited with key k+1. ``judge``
+    (the LLM's `gain`) is asked, only when nothing else verifies, which sentence makes the
+    question likeliest; that sentence is quoted if it gains enough and, by ``embed``, speaks to
+    what the question asks (`residual_similarity`).
     """
     qwords = list(dict.fromkeys(content_words(question)))
 
@@ -241,7 +262,11 @@ def verify(question: str, draft: str, hits: Sequence[Hit], idf: dict[str, float]
             or (p.coverage >= rules.measure_coverage and p.dense >= rules.quote_dense
                 and has_measure(question, p.hit.chunk.readable)))]
         if not strong:
-            return Verdict(ABSTAIN, (), True, "abstained")
+            found = _likeliest(question, passages, judge, embed, rules) if judge and embed and rules.likelihood_gain > 0 \
+                else None
+            if found is None:
+                return Verdict(ABSTAIN, (), True, "abstained")
+            return quoted(*found)
         primary = max(strong, key=lambda p: (p.coverage + p.dense + 0.5 * answer_cue(question, p.hit.chunk.readable),
                                              -int(p.key)))
 
@@ -256,10 +281,9 @@ def verify(question: str, draft: str, hits: Sequence[Hit], idf: dict[str, float]
             f"while another says “{best_sentence(other, qwords, question)}” [{other.key}].",
             (citation_for(primary), citation_for(other)), False, "conflict")
     if not kept:
-        quote = best_sentence(primary, qwords, question).strip("“”\"")
-        measure = measure_in(question, quote)  # "How long ...?" -> "30-minute — “... a 30-minute telephone call ...”"
-        lead = f"{measure[:1].upper()}{measure[1:]} — " if measure else ""
-        return Verdict(f"{lead}“{quote}” [{primary.key}]", (citation_for(primary),), False, "quoted")
+        sentence = best_sentence(primary, qwords, question)
+        measure = measure_in(question, sentence)  # "How long ...?" -> "30-minute — “... a 30-minute telephone call ...”"
+        return quoted(primary, sentence, f"{measure[:1].upper()}{measure[1:]}" if measure else "")
 
     parts: list[str] = []
     cited: dict[str, Citation] = {}
@@ -272,6 +296,59 @@ def verify(question: str, draft: str, hits: Sequence[Hit], idf: dict[str, float]
             parts.append(f"{body} [{passage.key}].")
         cited.setdefault(passage.key, citation_for(passage))
     return Verdict(" ".join(parts), tuple(cited.values()), False, "generated")
+
+
+def _likeliest(question: str, passages: Sequence[Scored], judge: Judge, embed: Embed,
+               rules: Thresholds) -> tuple[Scored, str] | None:
+    """The sentence that makes the question likeliest, among those that could answer it at all.
+
+    For questions that share few words with their answer ("Which broadcaster first broke the
+    news ...?" -> "... confirming a story first reported by CNN"). A candidate sentence comes
+    from a passage near the question (cosine) that holds the question's numbers, and is of the
+    type asked (`has_kind`, `states_act`, a measure for "how many"). None if no candidate makes
+    the question at least ``likelihood_gain`` likelier per token, or if the likeliest only
+    shares the question's topic (`residual_similarity`).
+    """
+    figures, measure = numbers(question), asks_measure(question)
+    candidates = [
+        (passage, sentence)
+        for passage in passages
+        if passage.dense >= rules.relevance and figures <= numbers(passage.hit.chunk.readable)
+        for sentence in sentences(passage.hit.chunk.readable)
+        if has_kind(question, sentence) and states_act(question, sentence)
+        and (not measure or has_measure(question, sentence))
+    ]
+    if not candidates:
+        return None
+    gains = judge(question, [sentence for _, sentence in candidates])
+    best = max(range(len(candidates)), key=lambda i: gains[i])
+    if gains[best] < rules.likelihood_gain:
+        return None
+    passage, sentence = candidates[best]
+    return (passage, sentence) if residual_similarity(question, sentence, embed) >= rules.residual_similarity else None
+
+
+def _without(text: str, other: str) -> str:
+    """``text`` without the words whose stems ``other`` holds: "Which hospital treated the wounded from the"."""
+    shared = set(content_words(other))
+    return " ".join(word for word in text.split() if not set(content_words(word)) & shared)
+
+
+def residual_similarity(question: str, sentence: str, embed: Embed) -> float:
+    """Cosine between what the question asks and what the sentence says, the words they share left out.
+
+    A sentence about the question's topic shares its names and nouns and nothing else:
+    "Which hospital treated the wounded from the explosion in the IS stronghold?" against "...
+    an Islamic State stronghold in the north was rocked by a large explosion" leaves "Which
+    hospital treated the wounded" against jets and air strikes (cosine 0.13). A paraphrase
+    answers the rest: "Which branch of Islam do most Iranians follow?" against "Iran is
+    majority Shiite." (0.64). 1.0 when the question has no words the sentence lacks.
+    """
+    rest = _without(question, sentence)
+    if not content_words(rest):
+        return 1.0
+    vectors = embed([rest, _without(sentence, question)])
+    return float(vectors[0] @ vectors[1])
 
 
 def _identity(question: str, passages: Sequence[Scored], idf: dict[str, float], default_idf: float) -> Verdict:
@@ -288,6 +365,5 @@ def _identity(question: str, passages: Sequence[Scored], idf: dict[str, float], 
         for sentence in sentences(passage.hit.chunk.readable):
             name = named_in(title, sentence, share)
             if name:
-                quote = sentence.strip().strip("“”\"")
-                return Verdict(f"{name} — “{quote}” [{passage.key}]", (citation_for(passage),), False, "quoted")
+                return quoted(passage, sentence, name)
     return Verdict(ABSTAIN, (), True, "abstained")

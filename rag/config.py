@@ -44,6 +44,9 @@ class Config:
     quote_coverage: float = 0.6  # with no verified claim, quote a passage holding this share of the question's words
     quote_dense: float = 0.5  # ... and at least this cosine; otherwise abstain
     measure_coverage: float = 0.3  # ... or this share, for a passage stating the measure asked ("how far" -> "2 km")
+    likelihood_gain: float = 0.0  # 0 = off; else, with nothing verified, quote a sentence raising the question's LLM
+    # log-likelihood by this much per token (README: "The likelihood judge") ...
+    residual_similarity: float = 0.3  # ... if, the words they share left out, it and the question agree this much (cosine)
     exact_limit: int = 200_000  # above this many passages the FAISS index is HNSW, not exact
     faiss_threads: int = 1  # one thread is faster than two for single queries here
 

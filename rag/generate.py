@@ -11,7 +11,7 @@ import importlib.util
 import logging
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -32,6 +32,13 @@ class Generator(Protocol):
     def generate(self, prompt: Prompt, max_tokens: int) -> Iterator[str]: ...
 
     def count_tokens(self, text: str) -> int: ...
+
+
+@runtime_checkable
+class Judge(Protocol):
+    """Scores how much each text makes the question likelier (see `LlamaGenerator.gain`)."""
+
+    def gain(self, question: str, texts: Sequence[str]) -> list[float]: ...
 
 
 def resolve_llm_path(name: str) -> str:
@@ -75,6 +82,8 @@ def _assemble_gemma() -> str:
 class LlamaGenerator:
     """A GGUF model run by llama.cpp on the CPU; chat template if the model has one."""
 
+    _scoring_ctx = 512  # tokens of the context `gain` reads a sentence and the question in
+
     def __init__(self, name: str = "smollm2", n_ctx: int = 2048, n_threads: int = 2, temperature: float = 0.0,
                  seed: int = 0) -> None:
         self.name = name
@@ -84,6 +93,7 @@ class LlamaGenerator:
         self.temperature = temperature
         self.seed = seed
         self._llm = None
+        self._scorer = None
         self._formatter = None
         self._load_lock = threading.Lock()
         self.lock = threading.Lock()  # llama.cpp contexts are not re-entrant
@@ -147,3 +157,47 @@ class LlamaGenerator:
                 piece = part["choices"][0]["text"]
                 if piece:
                     yield piece
+
+    def gain(self, question: str, texts: Sequence[str]) -> list[float]:
+        """For each text, how much likelier it makes the question: mean log P(question | text) - log P(question).
+
+        Query likelihood (the UPR reranker's idea) asks the model to read, not to write, which a
+        135M model does far better: the sentence that answers a paraphrased question raises its
+        likelihood most. Runs on a second context that keeps logits for every position.
+        """
+        scorer = self._scoring_model()
+        asked = scorer.tokenize((" " + question).encode("utf-8"), add_bos=False, special=False)
+        if not asked or len(asked) > self._scoring_ctx // 2:
+            return [0.0] * len(texts)  # nothing to score, or too long a question to judge
+        with self.lock:
+            base = _logprobs(scorer, scorer.tokenize(b"Question:", add_bos=True, special=False), asked)
+            gains, room = [], self._scoring_ctx - len(asked)
+            for text in texts:
+                head = scorer.tokenize(f"Text: {text}\nQuestion:".encode(), add_bos=True, special=False)
+                gains.append(float((_logprobs(scorer, head[-room:], asked) - base).mean()))
+        return gains
+
+    def _scoring_model(self):
+        with self._load_lock:
+            if self._scorer is None:
+                from llama_cpp import Llama
+
+                try:
+                    self._scorer = Llama(model_path=self.path, n_ctx=self._scoring_ctx, n_threads=self.n_threads,
+                                         n_threads_batch=self.n_threads, n_batch=self._scoring_ctx, logits_all=True,
+                                         seed=self.seed, verbose=False)
+                except (ValueError, RuntimeError, OSError) as exc:
+                    raise ModelError(f"Cannot load the model file {self.path}: {exc}") from None
+            return self._scorer
+
+
+def _logprobs(llm, head: list[int], target: list[int]):
+    """log P(target token i | head + target[:i]) for each i, as a numpy array."""
+    import numpy as np
+
+    llm.reset()
+    llm.eval(head + target)
+    logits = np.asarray(llm.scores[len(head) - 1:len(head) + len(target) - 1], dtype=np.float64)
+    logits -= logits.max(axis=1, keepdims=True)
+    logp = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    return logp[np.arange(len(target)), target]

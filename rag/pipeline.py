@@ -22,7 +22,7 @@ from .documents import SUFFIXES, iter_paths
 from .embed import Embedder, SentenceTransformerEmbedder
 from .errors import DocumentError, QuestionError
 from .extract import is_identity
-from .generate import Generator, LlamaGenerator
+from .generate import Generator, Judge, LlamaGenerator
 from .indexing import IndexReport, Progress, build_index
 from .prompts import ABSTAIN, build_prompt
 from .retrieve import Retriever
@@ -165,7 +165,9 @@ class RAG:
                     draft += piece
                     yield piece
             prompt_tokens = generator.count_tokens(_rendered(generator, prompt))
-            verdict = verify(question, draft, hits, idf, default_idf, rules, more)
+            judge = generator.gain if isinstance(generator, Judge) and rules.likelihood_gain > 0 else None
+            with _CPU_WORK:
+                verdict = verify(question, draft, hits, idf, default_idf, rules, more, judge, self.embedder.embed)
         generated = time.perf_counter()
         log.debug("draft=%r verdict=%s", draft, verdict.mode)
         timings = Timings(

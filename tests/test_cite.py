@@ -1,6 +1,8 @@
 """Citation verification: supported claims keep their words, the rest is quoted or abstained."""
 
-from rag.cite import Thresholds, clean_draft, idf_table, verify
+import numpy as np
+
+from rag.cite import Thresholds, clean_draft, idf_table, residual_similarity, verify
 from rag.prompts import ABSTAIN
 from rag.text import content_words
 from rag.types import Chunk, Hit
@@ -192,3 +194,82 @@ def test_who_did_it_needs_a_sentence_that_says_who_did_it():
 def test_a_quoted_answer_to_a_how_question_leads_with_the_measure():
     v = run("How many Russian cruise missiles crashed in Iran?", "", quote_coverage=0.3)
     assert v.mode == "quoted" and v.text.startswith("Four Russian cruise missiles — “US officials said they believed four")
+
+
+CNN = "The USA official said the missiles landed in Iran on Wednesday, confirming a story first reported by CNN."
+SHIITE = "Senior Iranian officials have been in Syria for several years as military advisers. Iran is majority Shiite."
+
+
+def agreeing(cosine):
+    """A fake embedder whose two texts have this cosine."""
+    return lambda texts: np.array([[1.0, 0.0], [cosine, (1 - cosine ** 2) ** 0.5]])
+
+
+def judged(question, hits, gains, gain=1.2, similar=0.5):
+    """verify with a fake judge that returns ``gains[sentence]`` and records what it was asked."""
+    asked = []
+
+    def judge(q, sentences):
+        asked.extend(sentences)
+        return [gains.get(s, 0.0) for s in sentences]
+
+    idf, default = idf_table([set(content_words(h.chunk.text)) for h in hits])
+    return verify(question, "I do not know.", hits, idf, default, Thresholds(likelihood_gain=gain), judge=judge,
+                  embed=agreeing(similar)), asked
+
+
+def test_with_nothing_verified_the_sentence_the_judge_finds_likeliest_is_quoted():
+    hits = [hit("a", CNN, 0.52), hit("b", MISSILES, 0.5, 500)]
+    v, asked = judged("Which broadcaster first broke the news that the missiles fell in Iran?", hits,
+                      {CNN: 2.0, MISSILES: 1.9})
+    assert v.mode == "quoted" and "CNN" in v.text and v.citations[0].text == CNN and v.citations[0].key == "1"
+    assert set(asked) == {CNN, MISSILES}
+
+
+def test_the_judge_quotes_one_sentence_of_a_passage_and_cites_the_passage():
+    v, _ = judged("Which branch of Islam do most Iranians follow?", [hit("a", SHIITE, 0.52)],
+                  {"Iran is majority Shiite.": 1.8})
+    assert v.text == "“Iran is majority Shiite.” [1]" and v.citations[0].text == SHIITE
+
+
+def test_too_small_a_gain_abstains():
+    v, _ = judged("Which broadcaster first broke the news that the missiles fell in Iran?", [hit("a", CNN, 0.52)],
+                  {CNN: 1.0})
+    assert v.abstained and v.text == ABSTAIN
+
+
+def test_the_judge_is_not_asked_about_sentences_that_cannot_answer():
+    camp = "French warplanes bombed a training camp in Raqqa."
+    hits = [hit("a", CNN, 0.2), hit("b", camp, 0.6, 500), hit("c", MISSILES, 0.6, 900)]
+    _, asked = judged("What kind of site did Paris's jets attack?", hits[:2], {camp: 3.0})
+    assert asked == [camp]  # not the passage far from the question (cosine 0.2)
+    _, asked = judged("How many people did the missiles kill in Iran?", hits[2:], {MISSILES: 3.0})
+    assert asked == []  # "four ... missiles" is not a count of people
+    _, asked = judged("Where did the 26 missiles land?", hits[2:], {MISSILES: 3.0})
+    assert asked == []  # the passage lacks the question's figure
+
+
+def test_the_judge_is_off_unless_a_gain_is_set():
+    v, asked = judged("Which broadcaster first broke the news that the missiles fell in Iran?", [hit("a", CNN, 0.52)],
+                      {CNN: 5.0}, gain=0.0)
+    assert v.abstained and asked == []
+
+
+def test_a_likely_sentence_that_only_shares_the_questions_topic_abstains():
+    v, _ = judged("Which broadcaster first broke the news that the missiles fell in Iran?", [hit("a", CNN, 0.52)],
+                  {CNN: 3.0}, similar=0.1)
+    assert v.abstained
+
+
+def test_residual_similarity_compares_what_is_asked_with_what_is_added():
+    compared = []
+
+    def embed(texts):
+        compared.extend(texts)
+        return agreeing(0.4)(texts)
+
+    question = "Which hospital treated the wounded from the explosion in the Islamic State stronghold?"
+    sentence = "An Islamic State stronghold in the north was rocked by a large explosion."
+    assert residual_similarity(question, sentence, embed) == 0.4
+    assert compared == ["Which hospital treated the wounded from the in the", "An in the north was rocked by a large"]
+    assert residual_similarity("Who killed Hamedani?", "Hamedani was killed by ISIS.", embed) == 1.0  # nothing left to ask

@@ -91,6 +91,30 @@ def test_the_llm_really_decodes(real_generator):
     assert text.strip()
 
 
+def test_the_sentence_that_answers_a_paraphrase_makes_it_likeliest(real_generator):
+    """The judge reads: CNN's sentence raises "Which broadcaster ...?" more than sentences about the same missiles."""
+    sentences = [
+        "The USA official, who spoke on condition of anonymity, said the missiles landed in Iran on Wednesday, "
+        "confirming a story first reported by CNN.",
+        "US officials said they believed four Russian cruise missiles bound for Syria had crashed en route in Iran.",
+        "Russia's defence ministry denied the claim made by the US.",
+    ]
+    gains = real_generator.gain("Which broadcaster first broke the news that the missiles fell in Iran?", sentences)
+    assert gains[0] == max(gains) and gains[0] > 1.0, gains
+    assert real_generator.gain("x" * 5000, sentences[:1]) == [0.0]  # too long to judge: no gain, no crash
+
+
+def test_with_the_judge_on_a_paraphrase_is_answered_from_the_sentence_that_says_it(real_index, real_embedder,
+                                                                                   real_generator):
+    from rag import RAG
+
+    rag = RAG.open(real_index, embedder=real_embedder, generator=real_generator, likelihood_gain=1.2)
+    answer = rag.ask("Which branch of Islam do most Iranians follow?")
+    assert not answer.abstained and "Shiite" in answer.text, answer.text
+    assert any("Iran is majority Shiite" in c.text for c in answer.citations)
+    assert rag.ask("Which hospital treated the wounded from the explosion in the Islamic State stronghold?").abstained
+
+
 def test_both_packaged_models_answer(real_index, real_embedder):
     from rag import RAG
 

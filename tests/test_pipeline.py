@@ -94,3 +94,28 @@ def test_context_returns_the_cited_passage_with_neighbours(rag_echo):
     cite = rag.ask("Who killed Hamedani?").citations[0]
     around = rag.context(cite.doc_id, cite.start, cite.end)
     assert any(c.start == cite.start for c in around) and len(around) >= 2
+
+
+class JudgingGenerator(EchoGenerator):
+    """An LLM that writes nothing useful but, asked to judge, prefers sentences holding ``liked``."""
+
+    def __init__(self, draft: str, liked: str) -> None:
+        super().__init__(draft)
+        self.liked, self.judged = liked, []
+
+    def gain(self, question, texts):
+        self.judged.append(list(texts))
+        return [3.0 if self.liked in t else 0.5 for t in texts]
+
+
+@pytest.mark.parametrize("gain", [0.0, 1.2])
+def test_the_llm_judges_sentences_only_when_the_setting_is_on(corpus, tmp_path, fake_embedder, gain):
+    generator = JudgingGenerator("I am not sure.", "crashed en route in Iran")
+    rag = RAG.build(corpus, tmp_path / "index", embedder=fake_embedder, generator=generator, likelihood_gain=gain,
+                    residual_similarity=-1.0)  # the fake embedder's cosines mean nothing
+    answer = rag.ask("Where did the stray missiles end up?")
+    if gain:
+        assert generator.judged and not answer.abstained and "en route in Iran" in answer.text
+        assert "crashed en route in Iran" in answer.citations[0].text
+    else:
+        assert generator.judged == [] and answer.abstained
