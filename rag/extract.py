@@ -102,25 +102,68 @@ def has_kind(question: str, text: str) -> bool:
     return True
 
 
-_IRREGULAR = {"won", "wrote", "led", "shot", "hit", "said", "told", "sent", "fired", "took", "gave", "made", "broke",
-              "began", "built", "brought", "caught", "chose", "drove", "fought", "held", "kept", "left", "lost",
-              "met", "paid", "ran", "sold", "struck", "threw", "flew"}
+# Past forms a stemmer cannot reach: "Who said ...?" / "What did Lavrov say ...?" and "said".
+_IRREGULAR_FORMS = {
+    "win": "won", "write": "wrote written", "lead": "led", "shoot": "shot", "hit": "hit", "say": "said",
+    "tell": "told", "send": "sent", "take": "took taken", "give": "gave given", "make": "made",
+    "break": "broke broken", "begin": "began begun", "build": "built", "bring": "brought", "catch": "caught",
+    "choose": "chose chosen", "drive": "drove driven", "fight": "fought", "hold": "held", "keep": "kept",
+    "leave": "left", "lose": "lost", "meet": "met", "pay": "paid", "run": "ran", "sell": "sold",
+    "strike": "struck", "throw": "threw thrown", "fly": "flew flown", "buy": "bought", "think": "thought",
+    "find": "found", "get": "got", "go": "went gone", "come": "came", "see": "saw seen", "know": "knew known",
+    "hear": "heard", "fall": "fell fallen", "speak": "spoke spoken", "stand": "stood", "feel": "felt",
+}
+_IRREGULAR = {form for forms in _IRREGULAR_FORMS.values() for form in forms.split()} | {"fired"}
+# "What did Lavrov say to Kerry?", "How did the army respond ...?", "What weapons did the CIA give ...?"
+_DID = re.compile(r"^\s*(?:what|how|why)(?:\s+[a-z]+)?\s+(?:did|does|do|will|would|has|have|had|can|could)\s+(.+)$",
+                  re.IGNORECASE)
+_SUBJECT_END = {"to", "about", "for", "from", "in", "on", "at", "of", "with", "by", "before", "after", "during",
+                "that", "what", "it", "its", "their", "his", "her", "them", "the", "a", "an", "this", "these"}
+
+
+def asked_verb(question: str) -> str | None:
+    """The verb of "What/How/Why did <subject> <verb> ...?", lower-cased, or None.
+
+    asked_verb("What did Lavrov say to Kerry during their call?") -> "say"
+    asked_verb("What weapons did the CIA give the rebels?") -> "give"
+    """
+    match = _DID.match(question)
+    if not match:
+        return None
+    words = re.findall(r"[\w’'-]+", match.group(1))
+    while words and words[0].lower() in ("the", "a", "an"):
+        words = words[1:]
+    last = None
+    for i, word in enumerate(words):
+        low = word.lower()
+        if i and (low in _SUBJECT_END or (word[:1].isupper() and last and last[:1].islower())):
+            break
+        last = word
+    return last.lower() if last and last[:1].islower() and last.isalpha() else None
 
 
 def states_act(question: str, text: str) -> bool:
-    """For "Who <did> X?", whether ``text`` holds that very verb form ("killed", "warned").
+    """Whether ``text`` holds the act the question asks about, in some form of its very verb.
 
     "Who killed Hamedani?" is not answered by a sentence about "Hamedani's killing" or his
-    "death", only by one that says who killed him (either voice). Other questions: True.
+    "death", only by one that says who killed him (either voice). "What did Lavrov say to
+    Kerry?" is not answered by a sentence about Kerry's call that never has anyone say
+    anything ("said", "says"). Other questions: True.
     """
     words = tokens(question)
-    if not words or words[0] not in ("who", "whom"):
+    if not words:
         return True
-    verbs = [w for w in words[1:3] if (w.endswith("ed") and len(w) > 4) or w in _IRREGULAR]
-    if not verbs:
+    if words[0] in ("who", "whom"):
+        verbs = [w for w in words[1:3] if (w.endswith("ed") and len(w) > 4) or w in _IRREGULAR]
+        if not verbs:
+            return True
+        found = set(tokens(text))
+        return any(v in found for v in verbs)
+    verb = asked_verb(question)
+    if verb is None:
         return True
-    found = set(tokens(text))
-    return any(v in found for v in verbs)
+    forms = set(_IRREGULAR_FORMS.get(verb, "").split())
+    return bool(set(content_words(verb)) & set(content_words(text)) or forms & set(tokens(text)))
 
 
 def has_measure(question: str, text: str) -> bool:

@@ -4,6 +4,7 @@ import pytest
 
 from rag.extract import (
     acronyms,
+    asked_verb,
     has_kind,
     has_measure,
     is_identity,
@@ -41,6 +42,20 @@ def test_has_kind_wants_a_new_number_or_a_date():
     assert has_kind("On what day did they land?", "They landed on Wednesday.")
     assert not has_kind("On what day did they land?", "They landed in Iran.")
     assert has_kind("Which villages did IS seize?", "anything at all")
+
+
+@pytest.mark.parametrize("question, verb", [
+    ("What did Lavrov say to Kerry during their call?", "say"),
+    ("What weapons did the CIA give the rebels?", "give"),
+    ("How did the Syrian army respond to the explosion in the Islamic State stronghold?", "respond"),
+    ("What did the Observatory call IS's gains near Aleppo?", "call"),
+    ("What has Tehran's military long claimed about its presence in Syria?", "claimed"),
+    ("Why did Iran allow the Russian missiles to cross its airspace?", "allow"),
+    ("How many sorties did Russian aircraft fly?", None),
+    ("What post was Hamedani given in 2005?", None),
+])
+def test_asked_verb(question, verb):
+    assert asked_verb(question) == verb
 
 
 def test_where_wants_a_new_place_beside_the_act_asked_about():
@@ -124,6 +139,13 @@ def test_has_measure(question, text, expected):
     ("Who won the 2018 FIFA World Cup?", "Russia won the vote.", True),
     ("Who is the head of the Quds Force?", "anything", True),
     ("Which villages did IS seize?", "anything", True),
+    ("What did Lavrov say to Kerry during their call?", "Kerry had a 30-minute call with Sergei Lavrov", False),
+    ("What did Washington say it was pulling the plug on?", "Washington said it was pulling the plug", True),
+    ("What did Hamedani boast that Iran had created?", "Hamedani’s boasts that Iran had created", True),
+    ("What weapons did the CIA give the rebels?", "CIA-backed rebels are under Russian bombardment", False),
+    ("What weapons did the CIA give the rebels?", "the CIA has given the rebels anti-tank missiles", True),
+    ("How did the Syrian army respond to the explosion?", "an IS stronghold was rocked by an explosion", False),
+    ("How many sorties did Russian aircraft fly?", "anything", True),
 ])
 def test_states_act(question, text, expected):
     assert states_act(question, text) is expected
