@@ -22,6 +22,9 @@ _WH = re.compile(r"^\s*(who|whom|when|where|how (many|much|far|long|close|old)|(
 # "What is the population of Aleppo?" asks for a number as surely as "How many ...?" does.
 _QUANTITY = re.compile(r"^\s*what\s+(?:is|was|are|were)\s+the\s+(population|number|cost|price|age|size|"
                        r"height|length|weight|(?:death\s+)?toll)\b", re.IGNORECASE)
+# "What type of warship ...?" asks how the articles qualify the noun.
+_SORT_OF = re.compile(r"\b(?:type|kind|sort|class|model|make)s?\s+of\s+([a-z]+)", re.IGNORECASE)
+_BARE = {"a", "an", "the", "its", "their", "his", "her", "this", "that", "one", "any", "each", "every", "of", "from"}
 _HOW = re.compile(r"\bhow (far|close|long|old|much|many)\b((?:\s+\w+){0,3})", re.IGNORECASE)
 # "On what date ...?" or "In what year ...?" is not answered by a weekday ("said on Thursday").
 _CALENDAR_ASKED = re.compile(r"\b(?:date|year|month)\b", re.IGNORECASE)
@@ -99,6 +102,10 @@ def has_kind(question: str, text: str) -> bool:
         # "Where did the missiles crash?": "crashed in Iran", not "fired from a warship in the Caspian Sea"
         places = [p for p in places if p[1]] or places
         return any(not set(content_words(place)) <= asked for place, _ in places)
+    sort = _SORT_OF.search(question)
+    if sort:  # "What type of warship ...?" is not answered by "fired from a warship"
+        said = [m.group(1).lower() for m in re.finditer(rf"(\S+)\s+{re.escape(sort.group(1))}\w*\b", text, re.IGNORECASE)]
+        return not said or any(w not in _BARE and not set(content_words(w)) & set(content_words(question)) for w in said)
     return True
 
 

@@ -67,6 +67,12 @@ def test_where_wants_a_new_place_beside_the_act_asked_about():
     assert not has_kind("Where did Hamedani die?", "Hamedani had been killed.")
 
 
+def test_what_type_of_wants_the_noun_qualified():
+    assert not has_kind("What type of warship fired the missiles?", "missiles fired from a warship in the Caspian Sea")
+    assert has_kind("What type of warship fired the missiles?", "missiles fired from a Gepard-class warship")
+    assert has_kind("What kind of site did Paris's jets attack?", "French warplanes bombed a training camp")
+
+
 def test_a_question_asking_for_a_date_or_year_is_not_answered_by_a_weekday():
     assert not has_kind("On what date did the big attack begin?", "the army chief said on Thursday")
     assert has_kind("On what date did the big attack begin?", "the attack began on October 7")
