@@ -262,8 +262,8 @@ def verify(question: str, draft: str, hits: Sequence[Hit], idf: dict[str, float]
             or (p.coverage >= rules.measure_coverage and p.dense >= rules.quote_dense
                 and has_measure(question, p.hit.chunk.readable)))]
         if not strong:
-            found = _likeliest(question, passages, judge, embed, rules) if judge and embed and rules.likelihood_gain > 0 \
-                else None
+            use_judge = judge is not None and embed is not None and rules.likelihood_gain > 0
+            found = _likeliest(question, passages, judge, embed, rules) if use_judge else None
             if found is None:
                 return Verdict(ABSTAIN, (), True, "abstained")
             return quoted(*found)

@@ -28,11 +28,10 @@ _BARE = {"a", "an", "the", "its", "their", "his", "her", "this", "that", "one", 
 _HOW = re.compile(r"\bhow (far|close|long|old|much|many)\b((?:\s+\w+){0,3})", re.IGNORECASE)
 # "On what date ...?" or "In what year ...?" is not answered by a weekday ("said on Thursday").
 _CALENDAR_ASKED = re.compile(r"\b(?:date|year|month)\b", re.IGNORECASE)
-_CALENDAR = re.compile(r"\b(?:january|february|march|april|may|june|july|august|september|october|november|"
-                       r"december|jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec|\d{4})\b", re.IGNORECASE)
-_DAY_OR_DATE = re.compile(r"\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|yesterday|"
-                          r"january|february|march|april|may|june|july|august|september|october|november|"
-                          r"december|\d{4})\b", re.IGNORECASE)
+_MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
+_CALENDAR = re.compile(rf"\b(?:{_MONTHS}|jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec|\d{{4}})\b", re.IGNORECASE)
+_DAY_OR_DATE = re.compile(rf"\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|yesterday|{_MONTHS}|\d{{4}})\b",
+                          re.IGNORECASE)
 # The measure a "how ..." question asks for, and how a passage writes one.
 _DISTANCE = r"\d[\d.,]*\s*(?:-\s*)?(?:km|kilomet(?:re|er)s?|miles?|met(?:re|er)s?)\b"
 _MEASURES = {
@@ -105,7 +104,8 @@ def has_kind(question: str, text: str) -> bool:
     sort = _SORT_OF.search(question)
     if sort:  # "What type of warship ...?" is not answered by "fired from a warship"
         said = [m.group(1).lower() for m in re.finditer(rf"(\S+)\s+{re.escape(sort.group(1))}\w*\b", text, re.IGNORECASE)]
-        return not said or any(w not in _BARE and not set(content_words(w)) & set(content_words(question)) for w in said)
+        asked = set(content_words(question))
+        return not said or any(w not in _BARE and not set(content_words(w)) & asked for w in said)
     return True
 
 
@@ -120,7 +120,7 @@ _IRREGULAR_FORMS = {
     "find": "found", "get": "got", "go": "went gone", "come": "came", "see": "saw seen", "know": "knew known",
     "hear": "heard", "fall": "fell fallen", "speak": "spoke spoken", "stand": "stood", "feel": "felt",
 }
-_IRREGULAR = {form for forms in _IRREGULAR_FORMS.values() for form in forms.split()} | {"fired"}
+_IRREGULAR = {form for forms in _IRREGULAR_FORMS.values() for form in forms.split()}
 # "What did Lavrov say to Kerry?", "How did the army respond ...?", "What weapons did the CIA give ...?"
 _DID = re.compile(r"^\s*(?:what|how|why)(?:\s+[a-z]+)?\s+(?:did|does|do|will|would|has|have|had|can|could)\s+(.+)$",
                   re.IGNORECASE)
@@ -217,8 +217,8 @@ def _counted(question: str, text: str, counted: set[str], before: bool = False) 
             last = [after for after in words[i + 1:i + 4] if counted & set(content_words(after.group()))]
             if last:
                 return text[number.start():last[-1].end()]
-            first = [prior for prior in words[max(i - 4, 0):i] if counted & set(content_words(prior.group()))]
-            if before and first:
+            first = before and [prior for prior in words[max(i - 4, 0):i] if counted & set(content_words(prior.group()))]
+            if first:
                 return text[first[0].start():number.end()]
     return None
 

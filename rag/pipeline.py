@@ -165,7 +165,7 @@ class RAG:
                     draft += piece
                     yield piece
             prompt_tokens = generator.count_tokens(_rendered(generator, prompt))
-            judge = generator.gain if isinstance(generator, Judge) and rules.likelihood_gain > 0 else None
+            judge = generator.gain if isinstance(generator, Judge) else None  # verify asks it only if the setting is on
             with _CPU_WORK:
                 verdict = verify(question, draft, hits, idf, default_idf, rules, more, judge, self.embedder.embed)
         generated = time.perf_counter()
