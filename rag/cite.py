@@ -28,6 +28,7 @@ from .extract import (
     kind,
     measure_in,
     named_in,
+    names_subject,
     sentences,
     states_act,
     title_words,
@@ -63,6 +64,7 @@ class Thresholds:
     quote_dense: float = Config.quote_dense
     measure_coverage: float = Config.measure_coverage
     sentence_coverage: float = Config.sentence_coverage
+    draft_agreement: bool = Config.draft_agreement
     likelihood_gain: float = Config.likelihood_gain
     residual_similarity: float = Config.residual_similarity
 
@@ -154,11 +156,13 @@ def _on_topic(claim: str, question: str, qwords: Sequence[str], passage: Scored,
 
     A phrase can be in a relevant passage and still not answer: "the IS offensive" is in "It was
     not clear whether Hamedani's killing was related to that IS offensive", "Iran" in a sentence
-    about where missiles landed. The claim and that sentence together must carry the question.
+    about where missiles landed. The claim and that sentence together must carry the question and
+    its verb; the subject must be in the sentence itself ("The British government said ..." may be
+    only the model's word).
     """
     new = [w for w in content_words(claim) if w not in qwords]
     sentence = best_sentence(passage, new)
-    if not states_act(question, f"{claim} {sentence}"):
+    if not (states_act(question, f"{claim} {sentence}") and names_subject(question, sentence)):
         return 0.0
     return coverage(qwords, set(content_words(sentence)) | set(content_words(claim)), idf, default_idf)
 
@@ -228,7 +232,9 @@ def verify(question: str, draft: str, hits: Sequence[Hit], idf: dict[str, float]
     a figure that disagrees with the answer's; one that does is cited with key k+1. ``judge``
     (the LLM's `gain`) is asked, only when nothing else verifies, which sentence makes the
     question likeliest; that sentence is quoted if it gains enough and, by ``embed``, speaks to
-    what the question asks (`residual_similarity`).
+    what the question asks (`residual_similarity`). Before the judge, ``embed`` finds the
+    sentence nearest the question; it is quoted if the draft's own words point at it too
+    (`_agreed`).
     """
     qwords = list(dict.fromkeys(content_words(question)))
 
@@ -262,8 +268,11 @@ def verify(question: str, draft: str, hits: Sequence[Hit], idf: dict[str, float]
             or (p.coverage >= rules.measure_coverage and p.dense >= rules.quote_dense
                 and has_measure(question, p.hit.chunk.readable)))]
         if not strong:
-            use_judge = judge is not None and embed is not None and rules.likelihood_gain > 0
-            found = _likeliest(question, passages, judge, embed, rules) if use_judge else None
+            found = None
+            if rules.draft_agreement and embed is not None and text and not is_abstention(text):
+                found = _agreed(question, text, passages, idf, default_idf, embed, rules)
+            if found is None and judge is not None and embed is not None and rules.likelihood_gain > 0:
+                found = _likeliest(question, passages, judge, embed, rules)
             if found is None:
                 return Verdict(ABSTAIN, (), True, "abstained")
             return quoted(*found)
@@ -298,19 +307,11 @@ def verify(question: str, draft: str, hits: Sequence[Hit], idf: dict[str, float]
     return Verdict(" ".join(parts), tuple(cited.values()), False, "generated")
 
 
-def _likeliest(question: str, passages: Sequence[Scored], judge: Judge, embed: Embed,
-               rules: Thresholds) -> tuple[Scored, str] | None:
-    """The sentence that makes the question likeliest, among those that could answer it at all.
-
-    For questions that share few words with their answer ("Which broadcaster first broke the
-    news ...?" -> "... confirming a story first reported by CNN"). A candidate sentence comes
-    from a passage near the question (cosine) that holds the question's numbers, and is of the
-    type asked (`has_kind`, `states_act`, a measure for "how many"). None if no candidate makes
-    the question at least ``likelihood_gain`` likelier per token, or if the likeliest only
-    shares the question's topic (`residual_similarity`).
-    """
+def _answerable_by(question: str, passages: Sequence[Scored], rules: Thresholds) -> list[tuple[Scored, str]]:
+    """The sentences that could answer the question at all: from a passage near it (cosine) that
+    holds its numbers, and of the type asked (`has_kind`, `states_act`, a measure for "how many")."""
     figures, measure = numbers(question), asks_measure(question)
-    candidates = [
+    return [
         (passage, sentence)
         for passage in passages
         if passage.dense >= rules.relevance and figures <= numbers(passage.hit.chunk.readable)
@@ -318,6 +319,51 @@ def _likeliest(question: str, passages: Sequence[Scored], judge: Judge, embed: E
         if has_kind(question, sentence) and states_act(question, sentence)
         and (not measure or has_measure(question, sentence))
     ]
+
+
+def _agreed(question: str, text: str, passages: Sequence[Scored], idf: dict[str, float], default_idf: float,
+            embed: Embed, rules: Thresholds) -> tuple[Scored, str] | None:
+    """The sentence that the draft's own words and the embedder both point at, if it can answer.
+
+    For paraphrases, whose answering sentence shares too few words with the question to be
+    quoted on coverage: "Did the Western alliance get any heads-up before Moscow's naval
+    missile launch?" drafts "... The attack was a complete surprise ...", and the sentence
+    holding most of the draft's new words (IDF-weighted) is also the one nearest the question
+    among all sentences of the passages near it: "... Moscow had given no advance warning of
+    the missile strikes which came as a complete surprise." Either signal alone picks topical
+    sentences for questions the articles do not answer; the two agree far less often, and
+    the sentence must still be of the type asked (`_answerable_by`). The model's words are
+    only a pointer: what is shown is the sentence, quoted.
+    """
+    asked = set(content_words(question))
+    new = [w for w in dict.fromkeys(content_words(text)) if w not in asked and w not in _META]
+    nearby = [(p, s) for p in passages if p.dense >= rules.relevance for s in sentences(p.hit.chunk.readable)]
+    if not new or not nearby:
+        return None
+
+    def pointed(sentence: str) -> float:
+        words = set(content_words(sentence))
+        return sum(idf.get(w, default_idf) for w in new if w in words)
+
+    vectors = embed([question] + [s for _, s in nearby])
+    nearest = max(range(len(nearby)), key=lambda i: float(vectors[i + 1] @ vectors[0]))
+    choice = max(range(len(nearby)), key=lambda i: pointed(nearby[i][1]))
+    if choice != nearest or pointed(nearby[choice][1]) <= 0 or nearby[choice] not in _answerable_by(question, passages, rules):
+        return None
+    return nearby[choice]
+
+
+def _likeliest(question: str, passages: Sequence[Scored], judge: Judge, embed: Embed,
+               rules: Thresholds) -> tuple[Scored, str] | None:
+    """The sentence that makes the question likeliest, among those that could answer it at all.
+
+    For questions that share few words with their answer ("Which broadcaster first broke the
+    news ...?" -> "... confirming a story first reported by CNN"). The candidates are
+    `_answerable_by`. None if no candidate makes
+    the question at least ``likelihood_gain`` likelier per token, or if the likeliest only
+    shares the question's topic (`residual_similarity`).
+    """
+    candidates = _answerable_by(question, passages, rules)
     if not candidates:
         return None
     gains = judge(question, [sentence for _, sentence in candidates])

@@ -44,6 +44,8 @@ class Config:
     quote_coverage: float = 0.6  # with no verified claim, quote a passage holding this share of the question's words
     quote_dense: float = 0.5  # ... and at least this cosine; otherwise abstain
     measure_coverage: float = 0.3  # ... or this share, for a passage stating the measure asked ("how far" -> "2 km")
+    draft_agreement: bool = True  # with nothing verified, quote the sentence that both the draft's own words and the
+    # embedder (nearest to the question) point at, if it is of the type asked (README: "When the model and the embedder agree")
     likelihood_gain: float = 0.0  # 0 = off; else, with nothing verified, quote a sentence raising the question's LLM
     # log-likelihood by this much per token (README: "The likelihood judge") ...
     residual_similarity: float = 0.3  # ... if, the words they share left out, it and the question agree this much (cosine)
@@ -84,7 +86,7 @@ class Config:
                 raise ConfigError(f"Unknown setting {key!r}.")
             kind = types[key]
             try:
-                converted[key] = kind(value)
+                converted[key] = _flag(value) if kind is bool else kind(value)
             except (TypeError, ValueError):
                 raise ConfigError(f"Setting {key} must be {kind.__name__}, not {value!r}.") from None
         config = replace(self, **converted)
@@ -101,6 +103,18 @@ class Config:
             raise ConfigError("Setting chunk_sentences must be 1, 2 or 3 so citations stay pointed.")
         if self.k > 50:
             raise ConfigError(f"Setting k must be at most 50, not {self.k}.")
+
+
+def _flag(value: Any) -> bool:
+    """A yes/no setting: True/False, or "1"/"0", "true"/"false", "yes"/"no", "on"/"off"."""
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower()
+    if word in ("1", "true", "yes", "on"):
+        return True
+    if word in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(value)
 
 
 # RAG_* variables that belong to the test suite or tooling, not to the library.

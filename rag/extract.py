@@ -134,19 +134,37 @@ def asked_verb(question: str) -> str | None:
     asked_verb("What did Lavrov say to Kerry during their call?") -> "say"
     asked_verb("What weapons did the CIA give the rebels?") -> "give"
     """
+    parts = _did(question)
+    return parts[1] if parts else None
+
+
+def asked_subject(question: str) -> list[str]:
+    """The content words of the subject of "What/How/Why did <subject> <verb> ...?" ([] if none).
+
+    asked_subject("What did the British government say about the strikes?") -> ["british", "govern"]
+    """
+    parts = _did(question)
+    return content_words(" ".join(parts[0])) if parts else []
+
+
+def _did(question: str) -> tuple[list[str], str] | None:
+    """(subject words, verb) of "What/How/Why did <subject> <verb> ...?", or None."""
     match = _DID.match(question)
     if not match:
         return None
     words = re.findall(r"[\w’'-]+", match.group(1))
     while words and words[0].lower() in ("the", "a", "an"):
         words = words[1:]
-    last = None
+    end = len(words)
     for i, word in enumerate(words):
         low = word.lower()
-        if i and (low in _SUBJECT_END or (word[:1].isupper() and last and last[:1].islower())):
+        if i and (low in _SUBJECT_END or (word[:1].isupper() and words[i - 1][:1].islower())):
+            end = i
             break
-        last = word
-    return last.lower() if last and last[:1].islower() and last.isalpha() else None
+    if not end:
+        return None
+    verb = words[end - 1]
+    return (words[:end - 1], verb.lower()) if verb[:1].islower() and verb.isalpha() else None
 
 
 def states_act(question: str, text: str) -> bool:
@@ -155,7 +173,8 @@ def states_act(question: str, text: str) -> bool:
     "Who killed Hamedani?" is not answered by a sentence about "Hamedani's killing" or his
     "death", only by one that says who killed him (either voice). "What did Lavrov say to
     Kerry?" is not answered by a sentence about Kerry's call that never has anyone say
-    anything ("said", "says"). Other questions: True.
+    anything ("said", "says"), nor by one where somebody else says something: a word of the
+    subject must be there too. Other questions: True.
     """
     words = tokens(question)
     if not words:
@@ -166,11 +185,24 @@ def states_act(question: str, text: str) -> bool:
             return True
         found = set(tokens(text))
         return any(v in found for v in verbs)
-    verb = asked_verb(question)
-    if verb is None:
+    parts = _did(question)
+    if parts is None:
         return True
+    verb = parts[1]
+    said = set(content_words(text))
     forms = set(_IRREGULAR_FORMS.get(verb, "").split())
-    return bool(set(content_words(verb)) & set(content_words(text)) or forms & set(tokens(text)))
+    if not (set(content_words(verb)) & said or forms & set(tokens(text))):
+        return False
+    return names_subject(question, text)
+
+
+def names_subject(question: str, text: str) -> bool:
+    """Whether ``text`` names the subject of "What/How/Why did <subject> <verb> ...?" (True if none).
+
+    "What did the British government say ...?" is not answered by what a Syrian general said.
+    """
+    named = set(asked_subject(question))
+    return not named or bool(named & (set(content_words(text)) | acronyms(text)))
 
 
 def has_measure(question: str, text: str) -> bool:

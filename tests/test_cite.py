@@ -214,8 +214,8 @@ def judged(question, hits, gains, gain=1.2, similar=0.5):
         return [gains.get(s, 0.0) for s in sentences]
 
     idf, default = idf_table([set(content_words(h.chunk.text)) for h in hits])
-    return verify(question, "I do not know.", hits, idf, default, Thresholds(likelihood_gain=gain), judge=judge,
-                  embed=agreeing(similar)), asked
+    return verify(question, "I do not know.", hits, idf, default, Thresholds(likelihood_gain=gain, draft_agreement=False),
+                  judge=judge, embed=agreeing(similar)), asked
 
 
 def test_with_nothing_verified_the_sentence_the_judge_finds_likeliest_is_quoted():
@@ -273,3 +273,51 @@ def test_residual_similarity_compares_what_is_asked_with_what_is_added():
     assert residual_similarity(question, sentence, embed) == 0.4
     assert compared == ["Which hospital treated the wounded from the in the", "An in the north was rocked by a large"]
     assert residual_similarity("Who killed Hamedani?", "Hamedani was killed by ISIS.", embed) == 1.0  # nothing left to ask
+
+
+SURPRISE = ("North Atlantic Treaty Organisation diplomatic sources said Moscow had given no advance warning of the "
+            "missile strikes which came as a complete surprise.")
+SPEED = "The missiles flew over Iran and Iraq. The strikes showed Russia's military capabilities."
+HEADS_UP = "Did the Western alliance get any heads-up before Moscow's naval missile launch?"
+
+
+def nearest_first(order):
+    """A fake embedder: the question is [1, 0]; sentences earlier in ``order`` are nearer to it."""
+    def embed(texts):
+        rows = [[1.0, 0.0]]
+        for text in texts[1:]:
+            cosine = 0.9 - 0.1 * order.index(text) if text in order else 0.0
+            rows.append([cosine, (1 - cosine ** 2) ** 0.5])
+        return np.array(rows)
+    return embed
+
+
+def agreed(question, draft, hits, order, **rules):
+    idf, default = idf_table([set(content_words(h.chunk.text)) for h in hits])
+    return verify(question, draft, hits, idf, default, Thresholds(**rules), embed=nearest_first(order))
+
+
+def test_the_sentence_both_the_draft_and_the_embedder_point_at_is_quoted():
+    hits = [hit("a", SPEED, 0.55), hit("b", SURPRISE, 0.5, 500)]
+    draft = "The Western alliance did not get a heads-up. The attack was a complete surprise."
+    v = agreed(HEADS_UP, draft, hits, [SURPRISE])
+    assert v.mode == "quoted" and v.text == f"“{SURPRISE}” [2]" and v.citations[0].text == SURPRISE
+
+
+def test_draft_and_embedder_pointing_at_different_sentences_abstain():
+    hits = [hit("a", SPEED, 0.55), hit("b", SURPRISE, 0.5, 500)]
+    draft = "The Western alliance did not get a heads-up. The attack was a complete surprise."
+    assert agreed(HEADS_UP, draft, hits, ["The missiles flew over Iran and Iraq.", SURPRISE]).abstained
+    assert agreed(HEADS_UP, "The alliance knew of the Iraq route.", hits, [SURPRISE]).abstained  # draft points elsewhere
+    assert agreed(HEADS_UP, "The articles do not say.", hits, [SURPRISE]).abstained
+    assert agreed(HEADS_UP, draft, hits, [SURPRISE], draft_agreement=False).abstained
+
+
+def test_an_agreed_sentence_must_still_be_of_the_type_asked():
+    said = "The Russian air strikes had weakened IS, Syrian Army Chief of Staff Gen Ali Abdullah Ayoub said."
+    hits = [hit("a", said, 0.56)]
+    v = agreed("What did the British government say about Russia's air strikes?",
+               "The British government said the air strikes had weakened IS.", hits, [said])
+    assert v.abstained  # somebody said it, but not the British government
+    v = agreed("How many soldiers did the strikes kill?", "The strikes killed the Army Chief of Staff.", hits, [said])
+    assert v.abstained  # no count of soldiers

@@ -4,6 +4,7 @@ import pytest
 
 from rag.extract import (
     acronyms,
+    asked_subject,
     asked_verb,
     has_kind,
     has_measure,
@@ -56,6 +57,12 @@ def test_has_kind_wants_a_new_number_or_a_date():
 ])
 def test_asked_verb(question, verb):
     assert asked_verb(question) == verb
+
+
+def test_asked_subject():
+    assert asked_subject("What did the British government say about the strikes?") == ["british", "govern"]
+    assert asked_subject("What has Tehran's military long claimed about its presence?") == ["tehran", "militari", "long"]
+    assert asked_subject("How many sorties did Russian aircraft fly?") == []
 
 
 def test_where_wants_a_new_place_beside_the_act_asked_about():
@@ -152,6 +159,13 @@ def test_has_measure(question, text, expected):
     ("What weapons did the CIA give the rebels?", "the CIA has given the rebels anti-tank missiles", True),
     ("How did the Syrian army respond to the explosion?", "an IS stronghold was rocked by an explosion", False),
     ("How many sorties did Russian aircraft fly?", "anything", True),
+    # the subject must be there too, not only the verb
+    ("What did the British government say about Russia's air strikes?",
+     "The Russian air strikes had “weakened” IS, Syrian Army Chief of Staff Gen Ali Abdullah Ayoub said", False),
+    ("What did the British government say about Russia's air strikes?", "The British government said the strikes "
+     "were a mistake", True),
+    ("What did NATO say about the missiles?", "North Atlantic Treaty Organisation diplomatic sources said Moscow "
+     "had given no advance warning", True),
 ])
 def test_states_act(question, text, expected):
     assert states_act(question, text) is expected
