@@ -34,3 +34,11 @@ def test_every_field_has_a_comment():
     for f in fields(Config):
         line = next(line for line in source.splitlines() if line.strip().startswith(f"{f.name}:"))
         assert "#" in line, f.name
+
+
+def test_yes_no_settings_read_the_usual_words():
+    assert Config.load(env={"RAG_DRAFT_AGREEMENT": "0"}).draft_agreement is False
+    assert Config.load(env={"RAG_DRAFT_AGREEMENT": "yes"}).draft_agreement is True
+    assert Config.load({"draft_agreement": False}, env={}).draft_agreement is False
+    with pytest.raises(ConfigError, match="draft_agreement must be bool"):
+        Config.load(env={"RAG_DRAFT_AGREEMENT": "maybe"})

@@ -115,6 +115,14 @@ def test_with_the_judge_on_a_paraphrase_is_answered_from_the_sentence_that_says_
     assert rag.ask("Which hospital treated the wounded from the explosion in the Islamic State stronghold?").abstained
 
 
+def test_a_paraphrase_is_answered_where_the_draft_and_the_embedder_agree(real_rag):
+    answer = real_rag.ask("Did the Western alliance get any heads-up before Moscow's naval missile launch?")
+    assert answer.mode == "quoted" and "no advance warning" in answer.text, (answer.draft, answer.text)
+    assert any("complete surprise" in c.text for c in answer.citations)
+    # the model's draft points at a sentence where a Syrian general, not the British government, speaks
+    assert real_rag.ask("What did the British government say about Russia's air strikes?").abstained
+
+
 def test_both_packaged_models_answer(real_index, real_embedder):
     from rag import RAG
 
