@@ -28,6 +28,7 @@ from .extract import (
     kind,
     measure_in,
     named_in,
+    names_held,
     names_subject,
     sentences,
     states_act,
@@ -261,8 +262,11 @@ def verify(question: str, draft: str, hits: Sequence[Hit], idf: dict[str, float]
     if kept:
         primary = kept[0][1]
     else:
+        measure = asks_measure(question)  # "How many/far ...?": the measure itself, not just any number
         strong = [p for p in passages if has_kind(question, p.hit.chunk.readable)
-                  and states_act(question, p.hit.chunk.readable) and (
+                  and states_act(question, p.hit.chunk.readable)
+                  and (not measure or has_measure(question, p.hit.chunk.readable))
+                  and names_held(question, p.hit.chunk.readable) and (
             (p.coverage >= rules.quote_coverage and p.dense >= rules.quote_dense)
             or (p.coverage >= 1.0 and len(qwords) >= 2 and p.dense >= rules.relevance)
             or (p.coverage >= rules.measure_coverage and p.dense >= rules.quote_dense

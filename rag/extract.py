@@ -17,11 +17,12 @@ from collections.abc import Callable, Sequence
 from .chunk import split_sentences
 from .text import content_words, numbers, tokens
 
-_WH = re.compile(r"^\s*(who|whom|when|where|how (many|much|far|long|close|old)|(?:on |in )?what (year|day|date|month))\b",
+_WH = re.compile(r"^\s*(who|whom|why|when|where|how (many|much|far|long|close|old)|(?:on |in )?what (year|day|date|month))\b",
                  re.IGNORECASE)
 # "What is the population of Aleppo?" asks for a number as surely as "How many ...?" does.
 _QUANTITY = re.compile(r"^\s*what\s+(?:is|was|are|were)\s+the\s+(population|number|cost|price|age|size|"
-                       r"height|length|weight|(?:death\s+)?toll)\b", re.IGNORECASE)
+                       r"height|length|weight|range|distance|speed|altitude|depth|width|area|budget|value|"
+                       r"(?:death\s+)?toll)\b", re.IGNORECASE)
 # "What type of warship ...?" asks how the articles qualify the noun.
 _SORT_OF = re.compile(r"\b(?:type|kind|sort|class|model|make)s?\s+of\s+([a-z]+)", re.IGNORECASE)
 _BARE = {"a", "an", "the", "its", "their", "his", "her", "this", "that", "one", "any", "each", "every", "of", "from"}
@@ -42,6 +43,9 @@ _MEASURES = {
     "old": r"\b\d+\s*-?\s*years?\s*-?\s*old\b|\baged\s+\d+",
     "much": r"[$€£]\s*\d[\d.,]*(?:\s*(?:million|billion)\b)?|\b\d[\d.,]*\s*(?:million|billion|dollars|euros|pounds)\b",
 }
+# How news states a cause or purpose.
+_REASON = re.compile(r"\b(?:because|since|due to|owing to|as a result|in order to|so that|so as to|in support of|"
+                     r"in response to|in retaliation|aimed at|for fear|in protest|after|following|amid)\b", re.IGNORECASE)
 _PLACE = re.compile(r"\b(?:in|at|near|into|outside|over)\s+(?:the\s+)?([A-Z][\w’'-]*(?:\s+[A-Z][\w’'-]*)*)")
 _WHO_IS = re.compile(r"^\s*who\s+(?:is|was|are|were)\s+(?:the\s+)?(.+?)[\s?.!]*$", re.IGNORECASE)
 _NAME_OF = re.compile(r"\bwhat\s+(?:is|was|were|are)\s+the\s+names?\s+of\b", re.IGNORECASE)
@@ -53,7 +57,7 @@ _NAME_AFTER = re.compile(rf"\s*,?\s*{_HONORIFIC}({_NAME_WORD}(?:\s+{_NAME_WORD})
 
 
 def kind(question: str) -> str | None:
-    """The answer type the question asks for: agent | number | date | place, or None."""
+    """The answer type the question asks for: agent | number | date | place | reason, or None."""
     match = _WH.match(question)
     if not match:
         return "number" if _QUANTITY.match(question) else None
@@ -64,6 +68,8 @@ def kind(question: str) -> str | None:
         return "number"
     if word == "where":
         return "place"
+    if word == "why":
+        return "reason"
     return "date"
 
 
@@ -87,13 +93,15 @@ def has_kind(question: str, text: str) -> bool:
 
     A claim for "How many missiles crashed?" must hold a number the question does not;
     one for "On what day ...?" a day or date; one for "Where ...?" a named place ("in Iran")
-    the question does not name. Names of people are too open to check here.
+    the question does not name; one for "Why ...?" a cause ("because", "in support of"). Names of people are too open to check here.
     """
     wanted = kind(question)
     if wanted == "number":
         return bool(numbers(text) - numbers(question))
     if wanted == "date":
         return bool((_CALENDAR if _CALENDAR_ASKED.search(question) else _DAY_OR_DATE).search(text))
+    if wanted == "reason":  # "Why were the boasts removed?" is not answered by "the boasts were removed"
+        return bool(_REASON.search(text))
     if wanted == "place":
         asked = set(content_words(question))
         places = [(m.group(1), bool(asked & set(content_words(" ".join(text[:m.start()].split()[-3:])))))
@@ -205,6 +213,21 @@ def names_subject(question: str, text: str) -> bool:
     return not named or bool(named & (set(content_words(text)) | acronyms(text)))
 
 
+def names_held(question: str, text: str) -> bool:
+    """Whether ``text`` holds every name the question gives: a capitalised word after the first,
+    found as a word, the start of one ("Russia" in "Russian") or an acronym.
+
+    "How many Russian cruise missiles crashed in Iraq?" is not answered by missiles that
+    "crashed in Iran", however much else of the question the passage holds.
+    """
+    names = [w for w in re.findall(r"[\w’'-]+", question)[1:] if w[:1].isupper()]
+    held = set(content_words(text)) | acronyms(text)
+    for name in content_words(" ".join(names)):
+        if not any(word.startswith(name) or name.startswith(word) for word in held if len(word) > 2):
+            return False
+    return True
+
+
 def has_measure(question: str, text: str) -> bool:
     """Whether ``text`` states the measure a "how far/close/long/old/much/many" question asks for.
 
@@ -239,13 +262,17 @@ def measure_in(question: str, text: str) -> str | None:
     return _counted(question, text, set(content_words(match.group(2))))  # "How many Russian cruise missiles ..."
 
 
+# Counts news gives without a figure: "thousands of Iranians".
+_ROUGHLY = {"dozens", "hundreds", "thousands", "millions", "scores"}
+
+
 def _counted(question: str, text: str, counted: set[str], before: bool = False) -> str | None:
-    """A number the question does not hold, followed within three words by one of ``counted``
+    """A number the question does not hold (or "thousands"), followed within three words by one of ``counted``
     ("four Russian cruise missiles"), or, with ``before``, preceded by one ("population of 2 million")."""
     asked = numbers(question)
     words = list(re.finditer(r"\$?\d+(?:[.,]\d+)*|[^\W\d_]+(?:['’-][^\W\d_]+)*", text))
     for i, number in enumerate(words):
-        if numbers(number.group()) - asked:
+        if numbers(number.group()) - asked or number.group().lower() in _ROUGHLY:
             last = [after for after in words[i + 1:i + 4] if counted & set(content_words(after.group()))]
             if last:
                 return text[number.start():last[-1].end()]

@@ -321,3 +321,9 @@ def test_an_agreed_sentence_must_still_be_of_the_type_asked():
     assert v.abstained  # somebody said it, but not the British government
     v = agreed("How many soldiers did the strikes kill?", "The strikes killed the Army Chief of Staff.", hits, [said])
     assert v.abstained  # no count of soldiers
+
+
+def test_a_passage_about_another_place_or_without_the_measure_is_not_quoted():
+    assert run("How many Russian cruise missiles crashed in Iran?", "", quote_coverage=0.3).mode == "quoted"
+    assert run("How many Russian cruise missiles crashed in Iraq?", "", quote_coverage=0.3).abstained
+    assert run("What is the range of Russian cruise missiles?", "").abstained  # "four ... missiles" is no range

@@ -12,6 +12,7 @@ from rag.extract import (
     kind,
     measure_in,
     named_in,
+    names_held,
     states_act,
     title_words,
 )
@@ -181,3 +182,26 @@ def test_states_act(question, text, expected):
 ])
 def test_measure_in(question, text, span):
     assert measure_in(question, text) == span
+
+
+def test_why_asks_for_a_cause():
+    assert kind("Why were Hamedani's boasts removed?") == "reason"
+    assert not has_kind("Why were Hamedani's boasts removed?", "Hamedani’s boasts that Iran had created "
+                        "“a second Hezbollah” were also removed.")
+    assert has_kind("Why did Russia fire the missiles?", "The missile launches were in support of a major "
+                    "ground offensive by the Syrian army.")
+
+
+def test_a_range_or_a_rough_count_is_a_measure():
+    assert kind("What is the range of Russia's cruise missiles?") == "number"
+    assert not has_measure("What is the range of Russia's cruise missiles?", "four Russian cruise missiles crashed")
+    assert has_measure("What is the range of the missiles?", "the missiles have a range of 1,500 km")
+    assert measure_in("How many Iranian fighters are in Syria?", "elite Hezbollah fighters, and thousands of "
+                      "Iranians who arrived") == "thousands of Iranians"
+
+
+def test_names_held():
+    missiles = "US officials said four Russian cruise missiles fired from a warship had crashed in Iran."
+    assert not names_held("How many Russian cruise missiles crashed in Iraq?", missiles)
+    assert names_held("How many of Russia's cruise missiles crashed in Iran?", missiles)  # "Russia" starts "Russian"
+    assert names_held("Did NATO get a warning?", "North Atlantic Treaty Organisation sources said")
