@@ -351,10 +351,10 @@ def _agreed(question: str, text: str, passages: Sequence[Scored], idf: dict[str,
 
     vectors = embed([question] + [s for _, s in nearby])
     nearest = max(range(len(nearby)), key=lambda i: float(vectors[i + 1] @ vectors[0]))
-    choice = max(range(len(nearby)), key=lambda i: pointed(nearby[i][1]))
-    if choice != nearest or pointed(nearby[choice][1]) <= 0 or nearby[choice] not in _answerable_by(question, passages, rules):
+    top = max(pointed(s) for _, s in nearby)
+    if top <= 0 or pointed(nearby[nearest][1]) < top or nearby[nearest] not in _answerable_by(question, passages, rules):
         return None
-    return nearby[choice]
+    return nearby[nearest]
 
 
 def _likeliest(question: str, passages: Sequence[Scored], judge: Judge, embed: Embed,
