@@ -363,9 +363,9 @@ def _likeliest(question: str, passages: Sequence[Scored], judge: Judge, embed: E
 
     For questions that share few words with their answer ("Which broadcaster first broke the
     news ...?" -> "... confirming a story first reported by CNN"). The candidates are
-    `_answerable_by`. None if no candidate makes
-    the question at least ``likelihood_gain`` likelier per token, or if the likeliest only
-    shares the question's topic (`residual_similarity`).
+    `_answerable_by`. None if no candidate makes the question at least ``likelihood_gain``
+    likelier per token, or if the likeliest only shares the question's topic
+    (`residual_similarity`).
     """
     candidates = _answerable_by(question, passages, rules)
     if not candidates:

@@ -93,7 +93,8 @@ def has_kind(question: str, text: str) -> bool:
 
     A claim for "How many missiles crashed?" must hold a number the question does not;
     one for "On what day ...?" a day or date; one for "Where ...?" a named place ("in Iran")
-    the question does not name; one for "Why ...?" a cause ("because", "in support of"). Names of people are too open to check here.
+    the question does not name; one for "Why ...?" a cause ("because", "in support of"). Names
+    of people are too open to check here.
     """
     wanted = kind(question)
     if wanted == "number":

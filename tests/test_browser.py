@@ -129,11 +129,20 @@ def test_streamed_answer_has_a_clickable_citation_and_follow_ups_work(page):
 
     page.keyboard.press("Escape")
     page.get_by_text("Settings", exact=True).first.click()
-    page.locator("#k input[type=number]").fill("3")
-    page.locator("#k input[type=number]").press("Enter")
-    # Ask only once the slider itself holds 3: on a busy machine the page may not yet have taken
-    # the typed value when the question goes out (CI once asked with k=5).
+    # Set k = 3 with the keyboard on the slider itself, as a user can: Home, then two steps right.
+    # Typing into its number box was lost twice under CI load (the question went out with k=5, or
+    # the slider never took the value), so the keys are pressed again until the slider holds 3.
+    slider = page.locator("#k input[type=range]")
+    slider.wait_for(state="visible")
+    for _ in range(5):
+        slider.focus()
+        for key in ("Home", "ArrowRight", "ArrowRight"):
+            slider.press(key)
+        if slider.evaluate("e => e.value") == "3":
+            break
+        page.wait_for_timeout(1_000)
     page.wait_for_function("document.querySelector('#k input[type=range]').value === '3'", timeout=30_000)
+    page.wait_for_function("document.querySelector('#k input[type=number]').value === '3'", timeout=30_000)
     ask(page, "What is the capital of France?", 2)
     second = page.locator("#chat .turn:nth-child(2) .answer")
     assert second.locator(".answer-text").inner_text().strip() == ABSTAIN
