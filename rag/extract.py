@@ -269,15 +269,30 @@ _ROUGHLY = {"dozens", "hundreds", "thousands", "millions", "scores"}
 
 def _counted(question: str, text: str, counted: set[str], before: bool = False) -> str | None:
     """A number the question does not hold (or "thousands"), followed within three words by one of ``counted``
-    ("four Russian cruise missiles"), or, with ``before``, preceded by one ("population of 2 million")."""
+    ("four Russian cruise missiles"), or, with ``before``, preceded by one ("population of 2 million").
+
+    A plural noun the question does not count ends the search: in "24 hours, Russian aircraft"
+    the number counts hours, not aircraft.
+    """
     asked = numbers(question)
     words = list(re.finditer(r"\$?\d+(?:[.,]\d+)*|[^\W\d_]+(?:['’-][^\W\d_]+)*", text))
+
+    def counts(word: str) -> bool:
+        return bool(counted & set(content_words(word)))
+
     for i, number in enumerate(words):
         if numbers(number.group()) - asked or number.group().lower() in _ROUGHLY:
-            last = [after for after in words[i + 1:i + 4] if counted & set(content_words(after.group()))]
+            following = []
+            for after in words[i + 1:i + 4]:
+                word = after.group()
+                if not counts(word) and word.islower() and len(word) > 3 and word.endswith("s") \
+                        and not word.endswith(("ss", "us", "is")):
+                    break
+                following.append(after)
+            last = [after for after in following if counts(after.group())]
             if last:
                 return text[number.start():last[-1].end()]
-            first = before and [prior for prior in words[max(i - 4, 0):i] if counted & set(content_words(prior.group()))]
+            first = before and [prior for prior in words[max(i - 4, 0):i] if counts(prior.group())]
             if first:
                 return text[first[0].start():number.end()]
     return None

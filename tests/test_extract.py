@@ -132,6 +132,9 @@ def test_acronyms():
     ("How long was Kerry's phone call with Lavrov?", "Kerry had a 30-minute telephone call with Lavrov", True),
     ("How many Russian cruise missiles crashed?", "officials said four Russian cruise missiles fired", True),
     ("How many Russian cruise missiles crashed?", "four ships fired 26 missiles", True),
+    # the number counts hours and sorties, not jets
+    ("How many Russian jets violated Turkey's airspace?", "In the last 24 hours, Russian aircraft have carried "
+     "out 88 sorties", False),
     ("How many British jets are striking IS?", "The British are striking IS fighters in Iraq in 2015", False),
     ("How old was Hamedani when he died?", "a veteran of the 1980-88 Iran-Iraq war", False),
     ("How old was Hamedani when he died?", "Hamedani, 65 years old, was killed", True),
