@@ -250,19 +250,21 @@ def verify(question: str, draft: str, hits: Sequence[Hit], idf: dict[str, float]
 
     text = clean_draft(draft)
     asked = set(qwords)
+    measure = asks_measure(question)  # "How many/far ...?": the measure itself, not just any number
     kept: list[tuple[str, Scored]] = []
     if text and not is_abstention(text):
         for claim in claims(text):
             backing = [(support(claim, asked, p), p.coverage, p) for p in relevant]
             best = max(backing, key=lambda s: (s[0], s[1]), default=None)
+            # "The population of Aleppo is 1" is not backed by a passage whose "1" is "(1 mile)"
             if best and best[0] >= rules.support and has_kind(question, claim) and \
+                    (not measure or has_measure(question, best[2].hit.chunk.readable)) and \
                     _on_topic(claim, question, qwords, best[2], idf, default_idf) >= rules.sentence_coverage:
                 kept.append((claim, best[2]))
 
     if kept:
         primary = kept[0][1]
     else:
-        measure = asks_measure(question)  # "How many/far ...?": the measure itself, not just any number
         strong = [p for p in passages if has_kind(question, p.hit.chunk.readable)
                   and states_act(question, p.hit.chunk.readable)
                   and (not measure or has_measure(question, p.hit.chunk.readable))

@@ -327,3 +327,9 @@ def test_a_passage_about_another_place_or_without_the_measure_is_not_quoted():
     assert run("How many Russian cruise missiles crashed in Iran?", "", quote_coverage=0.3).mode == "quoted"
     assert run("How many Russian cruise missiles crashed in Iraq?", "", quote_coverage=0.3).abstained
     assert run("What is the range of Russian cruise missiles?", "").abstained  # "four ... missiles" is no range
+
+
+def test_a_claimed_measure_needs_that_measure_in_its_passage():
+    hits = [hit("a", f"Aleppo is Syria's second city. {FAR_2}", 0.6)]
+    assert run("What is the population of Aleppo?", "The population of Aleppo is 1.", hits).abstained  # "(1 mile)"
+    assert run("How close to Aleppo did Islamic State get?", "Within 2 km.", hits).mode == "generated"
