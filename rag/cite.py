@@ -271,8 +271,7 @@ def verify(question: str, draft: str, hits: Sequence[Hit], idf: dict[str, float]
                   and names_held(question, p.hit.chunk.readable) and (
             (p.coverage >= rules.quote_coverage and p.dense >= rules.quote_dense)
             or (p.coverage >= 1.0 and len(qwords) >= 2 and p.dense >= rules.relevance)
-            or (p.coverage >= rules.measure_coverage and p.dense >= rules.quote_dense
-                and has_measure(question, p.hit.chunk.readable)))]
+            or (measure and p.coverage >= rules.measure_coverage and p.dense >= rules.quote_dense))]
         if not strong:
             found = None
             if rules.draft_agreement and embed is not None and text and not is_abstention(text):
@@ -313,18 +312,19 @@ def verify(question: str, draft: str, hits: Sequence[Hit], idf: dict[str, float]
     return Verdict(" ".join(parts), tuple(cited.values()), False, "generated")
 
 
+def _could_answer(question: str, passage: Scored, sentence: str, rules: Thresholds) -> bool:
+    """Whether a sentence of ``passage`` could answer the question at all: the passage is near it
+    (cosine) and holds its numbers, and the sentence is of the type asked (`has_kind`,
+    `states_act`, a measure for "how many")."""
+    return (passage.dense >= rules.relevance and numbers(question) <= numbers(passage.hit.chunk.readable)
+            and has_kind(question, sentence) and states_act(question, sentence)
+            and (not asks_measure(question) or has_measure(question, sentence)))
+
+
 def _answerable_by(question: str, passages: Sequence[Scored], rules: Thresholds) -> list[tuple[Scored, str]]:
-    """The sentences that could answer the question at all: from a passage near it (cosine) that
-    holds its numbers, and of the type asked (`has_kind`, `states_act`, a measure for "how many")."""
-    figures, measure = numbers(question), asks_measure(question)
-    return [
-        (passage, sentence)
-        for passage in passages
-        if passage.dense >= rules.relevance and figures <= numbers(passage.hit.chunk.readable)
-        for sentence in sentences(passage.hit.chunk.readable)
-        if has_kind(question, sentence) and states_act(question, sentence)
-        and (not measure or has_measure(question, sentence))
-    ]
+    """Every (passage, sentence) that `_could_answer` the question."""
+    return [(passage, sentence) for passage in passages for sentence in sentences(passage.hit.chunk.readable)
+            if _could_answer(question, passage, sentence, rules)]
 
 
 def _agreed(question: str, text: str, passages: Sequence[Scored], idf: dict[str, float], default_idf: float,
@@ -338,7 +338,7 @@ def _agreed(question: str, text: str, passages: Sequence[Scored], idf: dict[str,
     among all sentences of the passages near it: "... Moscow had given no advance warning of
     the missile strikes which came as a complete surprise." Either signal alone picks topical
     sentences for questions the articles do not answer; the two agree far less often, and
-    the sentence must still be of the type asked (`_answerable_by`). The model's words are
+    the sentence must still be of the type asked (`_could_answer`). The model's words are
     only a pointer: what is shown is the sentence, quoted.
     """
     asked = set(content_words(question))
@@ -354,9 +354,10 @@ def _agreed(question: str, text: str, passages: Sequence[Scored], idf: dict[str,
     vectors = embed([question] + [s for _, s in nearby])
     nearest = max(range(len(nearby)), key=lambda i: float(vectors[i + 1] @ vectors[0]))
     top = max(pointed(s) for _, s in nearby)
-    if top <= 0 or pointed(nearby[nearest][1]) < top or nearby[nearest] not in _answerable_by(question, passages, rules):
+    passage, sentence = nearby[nearest]
+    if top <= 0 or pointed(sentence) < top or not _could_answer(question, passage, sentence, rules):
         return None
-    return nearby[nearest]
+    return passage, sentence
 
 
 def _likeliest(question: str, passages: Sequence[Scored], judge: Judge, embed: Embed,
