@@ -211,7 +211,7 @@ def names_subject(question: str, text: str) -> bool:
     "What did the British government say ...?" is not answered by what a Syrian general said.
     """
     named = set(asked_subject(question))
-    return not named or bool(named & (set(content_words(text)) | acronyms(text)))
+    return not named or bool(named & mentions(text))
 
 
 def names_held(question: str, text: str) -> bool:
@@ -222,7 +222,7 @@ def names_held(question: str, text: str) -> bool:
     "crashed in Iran", however much else of the question the passage holds.
     """
     names = [w for w in re.findall(r"[\w’'-]+", question)[1:] if w[:1].isupper()]
-    held = set(content_words(text)) | acronyms(text)
+    held = mentions(text)
     for name in content_words(" ".join(names)):
         if not any(word.startswith(name) or name.startswith(word) for word in held if len(word) > 2):
             return False
@@ -337,7 +337,7 @@ def named_in(title: Sequence[str], sentence: str, share: Callable[[Sequence[str]
         if content_words(match.group()) != [head]:
             continue
         window = sentence[max(0, match.start() - 60):match.end()]
-        before = set(content_words(window)) | acronyms(window)
+        before = mentions(window)
         if share(title, before) < min_share:
             continue
         name = _NAME_AFTER.match(sentence, match.end())
@@ -350,6 +350,11 @@ def _person(name: re.Match) -> bool:
     """A person's name is two words or more ("Peter Cook"), or one after a rank ("Gen Ayoub");
     a lone capitalised word after a title is usually more title ("Revolutionary Guards Corps")."""
     return len(name.group(1).split()) >= 2 or name.group(0).strip(" ,") != name.group(1)
+
+
+def mentions(text: str) -> set[str]:
+    """What ``text`` names: its content words and the initials of its capitalised runs (`acronyms`)."""
+    return set(content_words(text)) | acronyms(text)
 
 
 def acronyms(text: str) -> set[str]:
