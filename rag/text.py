@@ -2,6 +2,8 @@
 
 >>> content_words("Who killed General Hamedani in 2015?")
 ['kill', 'general', 'hamedani', '2015']
+>>> content_words("the defence programme") == content_words("the defense program")
+True
 """
 
 from __future__ import annotations
@@ -32,6 +34,13 @@ def stopwords() -> frozenset[str]:
 
 
 @lru_cache(maxsize=1)
+def _american() -> dict[str, str]:
+    from breame.data.spelling_constants import BRITISH_ENGLISH_SPELLINGS
+
+    return BRITISH_ENGLISH_SPELLINGS
+
+
+@lru_cache(maxsize=1)
 def _stemmer():
     import Stemmer
 
@@ -44,10 +53,11 @@ def tokens(text: str) -> list[str]:
 
 
 def content_words(text: str) -> list[str]:
-    """Stemmed tokens minus stopwords: what lexical search and support checks compare."""
-    stop = stopwords()
+    """Stemmed tokens minus stopwords, British spellings made American (breame): what lexical
+    search and support checks compare, so "defence" meets "Defense" and "programme" "program"."""
+    stop, american = stopwords(), _american()
     words = [t.split("'")[0] for t in tokens(text)]
-    return _stemmer().stemWords([w for w in words if w and w not in stop])
+    return _stemmer().stemWords([american.get(w, w) for w in words if w and w not in stop])
 
 
 def numbers(text: str) -> set[str]:
