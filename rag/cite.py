@@ -268,7 +268,7 @@ def verify(question: str, draft: str, hits: Sequence[Hit], idf: dict[str, float]
         strong = [p for p in passages if has_kind(question, p.hit.chunk.readable)
                   and states_act(question, p.hit.chunk.readable)
                   and (not measure or has_measure(question, p.hit.chunk.readable))
-                  and names_held(question, p.hit.chunk.readable) and (
+                  and names_held(question, best_sentence(p, qwords, question)) and (
             (p.coverage >= rules.quote_coverage and p.dense >= rules.quote_dense)
             or (p.coverage >= 1.0 and len(qwords) >= 2 and p.dense >= rules.relevance)
             or (measure and p.coverage >= rules.measure_coverage and p.dense >= rules.quote_dense))]
@@ -417,6 +417,6 @@ def _identity(question: str, passages: Sequence[Scored], idf: dict[str, float], 
     for passage in sorted(passages, key=lambda p: (-p.coverage, -p.dense)):
         for sentence in sentences(passage.hit.chunk.readable):
             name = named_in(title, sentence, share)
-            if name:
+            if name and names_held(question, sentence):  # not "France's Defense Minister" for Syria's
                 return quoted(passage, sentence, name)
     return Verdict(ABSTAIN, (), True, "abstained")

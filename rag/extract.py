@@ -129,6 +129,7 @@ _IRREGULAR_FORMS = {
     "find": "found", "get": "got", "go": "went gone", "come": "came", "see": "saw seen", "know": "knew known",
     "hear": "heard", "fall": "fell fallen", "speak": "spoke spoken", "stand": "stood", "feel": "felt",
 }
+_AUXILIARY = {"does", "always", "sometimes", "perhaps"}  # "Who does ...?" asks no act of its own here
 _IRREGULAR = {form for forms in _IRREGULAR_FORMS.values() for form in forms.split()}
 # "What did Lavrov say to Kerry?", "How did the army respond ...?", "What weapons did the CIA give ...?"
 _DID = re.compile(r"^\s*(?:what|how|why)(?:\s+[a-z]+)?\s+(?:did|does|do|will|would|has|have|had|can|could)\s+(.+)$",
@@ -190,10 +191,15 @@ def states_act(question: str, text: str) -> bool:
         return True
     if words[0] in ("who", "whom"):
         verbs = [w for w in words[1:3] if (w.endswith("ed") and len(w) > 4) or w in _IRREGULAR]
-        if not verbs:
-            return True
-        found = set(tokens(text))
-        return any(v in found for v in verbs)
+        if verbs:
+            found = set(tokens(text))
+            return any(v in found for v in verbs)
+        present = words[1] if len(words) > 1 else ""
+        if len(present) > 3 and present.endswith("s") and present not in _AUXILIARY:
+            # "Who commands the Liwa al-Haqq group?" needs a command, not 200 of its men killed
+            forms = set(_IRREGULAR_FORMS.get(present[:-1], "").split())
+            return bool(set(content_words(present)) & set(content_words(text)) or forms & set(tokens(text)))
+        return True
     parts = _did(question)
     if parts is None:
         return True

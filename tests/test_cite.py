@@ -100,6 +100,21 @@ def test_an_acronym_in_the_question_meets_the_name_spelled_out():
     assert v.text.startswith("Jens Stoltenberg — ") and v.citations[0].doc_id == "c"
 
 
+def test_a_title_with_another_country_in_it_is_not_the_one_asked_about():
+    france = hit("f", "France’s Defense Minister Jean-Yves Le Drian said French warplanes bombed a camp in Raqqa.", 0.5)
+    v = run("Who is Syria's defence minister?", "", [france] + IDENTITY_HITS)
+    assert v.abstained, v.text
+    v = run("Who is France's defence minister?", "", [france] + IDENTITY_HITS)  # "defence" meets "Defense"
+    assert v.text.startswith("Jean-Yves Le Drian — “") and v.citations[0].doc_id == "f"
+
+
+def test_british_and_american_spellings_of_a_claim_meet():
+    denied = hit("d", "Russia’s defence ministry denied the claim made by the US.", 0.6)
+    v = run("How did Moscow's defence ministry react to the American claim?",
+            "The defense ministry in Russia reacted to the American claim by denying it.", [denied] + HITS[2:])
+    assert v.mode == "generated" and "denying" in v.text and v.citations[0].text == denied.chunk.text
+
+
 def test_a_title_the_articles_never_fill_abstains_even_when_the_model_names_someone():
     # Every word of the question is in the passage, and "Hamedani" is too: a word check would pass.
     v = run("Who is the head of the Quds Force?", "The head of the Quds Force is Hamedani [1].", IDENTITY_HITS)
