@@ -79,7 +79,9 @@ class SentenceTransformerEmbedder:
                 try:
                     import torch
                     from sentence_transformers import SentenceTransformer
+                    from transformers.utils import logging as transformers_logging
 
+                    transformers_logging.disable_progress_bar()  # the env vars above come too late if gradio imported it
                     torch.set_num_threads(self.threads)
                     self._model = SentenceTransformer(self.path, device="cpu")
                 except (OSError, ValueError, RuntimeError) as exc:

@@ -230,7 +230,7 @@ def run_eval(args, config) -> int:
     questions = load_questions(args.questions)
     rag = RAG.open(config=config)
     if not args.retrieval_only:
-        rag.generator(args.llm).count_tokens("warm up")  # load the model once, before timing
+        rag.warm(args.llm)  # load the models once, before timing
     with Progress(console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task("evaluating", total=len(questions))
         results = evaluate(rag, questions, args.k, args.llm, args.retrieval_only,

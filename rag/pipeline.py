@@ -118,6 +118,11 @@ class RAG:
                                                         self.config.temperature, self.config.seed)
             return self._generators[name]
 
+    def warm(self, llm: str | None = None) -> None:
+        """Load the embedder and the LLM now, so that the first question does not wait for them."""
+        self.embedder.embed(["warm up"])
+        self.generator(llm).count_tokens("warm up")
+
     # -- questions ----------------------------------------------------------------------------
     def check_question(self, question: str) -> str:
         return clean_question(question, self.config.max_question_chars)

@@ -94,3 +94,16 @@ def test_cli_reports_a_corrupt_index_in_one_sentence(corpus, tmp_path, real_embe
                           str(tmp_path / "index")], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert out.returncode == 1 and "Traceback" not in out.stderr
     assert "rebuild" in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_warming_up_finds_an_unloadable_model_before_any_question(corpus, tmp_path, fake_embedder, caplog):
+    from ui.app import warm
+
+    bad = tmp_path / "broken.gguf"
+    bad.write_bytes(b"GGUF" + os.urandom(64))
+    rag = RAG.build(corpus, tmp_path / "index", embedder=fake_embedder, llm=str(bad))
+    with pytest.raises(ModelError, match="broken.gguf"):
+        rag.warm()
+    with caplog.at_level("WARNING"):
+        warm(rag)  # what `rag serve` runs beside the page: one logged sentence, no traceback
+    assert any("broken.gguf" in r.getMessage() for r in caplog.records)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -205,5 +206,17 @@ def serve(config: Config, host: str = "127.0.0.1", port: int = 7860, auth: str |
     """Open the chat page and serve it until interrupted; the exit status for `rag serve`."""
     credentials = parse_auth(auth)
     rag = open_rag(config)
+    threading.Thread(target=warm, args=(rag,), name="rag-warm", daemon=True).start()
     launch(build_app(rag), host, port, credentials, block=True, max_file_size=config.max_doc_bytes)
     return 0
+
+
+def warm(rag: RAG) -> None:
+    """Load the models while the page opens, so that the first question does not wait for them.
+
+    A model that cannot load is reported here and again, as one sentence, to whoever asks.
+    """
+    try:
+        rag.warm()
+    except RagError as exc:
+        log.warning("%s", exc)
