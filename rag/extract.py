@@ -130,6 +130,12 @@ _IRREGULAR_FORMS = {
     "hear": "heard", "fall": "fell fallen", "speak": "spoke spoken", "stand": "stood", "feel": "felt",
 }
 _AUXILIARY = {"does", "always", "sometimes", "perhaps"}  # "Who does ...?" asks no act of its own here
+# "What did Obama say ...?" is answered by what he "suggested" as much as by what he "said", and "How did
+# the Pentagon describe ...?" by what it "said": for a verb of speech, any reported speech states the act.
+_SPEAK = {"say", "tell", "describe", "call", "claim", "state", "announce", "suggest", "declare", "report"}
+_SPEECH = {"said", "says", "saying", "told", "tells", "stated", "states", "suggested", "suggests", "claimed", "claims",
+           "announced", "announces", "declared", "described", "describes", "called", "calls", "reported", "reports",
+           "warned", "added", "noted", "insisted", "argued", "voiced"}
 _IRREGULAR = {form for forms in _IRREGULAR_FORMS.values() for form in forms.split()}
 # "What did Lavrov say to Kerry?", "How did the army respond ...?", "What weapons did the CIA give ...?"
 _DID = re.compile(r"^\s*(?:what|how|why)(?:\s+[a-z]+)?\s+(?:did|does|do|will|would|has|have|had|can|could)\s+(.+)$",
@@ -205,7 +211,7 @@ def states_act(question: str, text: str) -> bool:
         return True
     verb = parts[1]
     said = set(content_words(text))
-    forms = set(_IRREGULAR_FORMS.get(verb, "").split())
+    forms = set(_IRREGULAR_FORMS.get(verb, "").split()) | (_SPEECH if verb in _SPEAK else set())
     if not (set(content_words(verb)) & said or forms & set(tokens(text))):
         return False
     return names_subject(question, text)

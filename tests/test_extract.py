@@ -168,6 +168,11 @@ def test_has_measure(question, text, expected):
      "group in Raqqa province", False),
     ("Who commands the Liwa al-Haqq group?", "The Liwa al-Haqq group is commanded by Abu Omar", True),
     ("Who leads the offensive?", "General X led the offensive", True),
+    # any reported speech states a verb of speech
+    ("How did the Pentagon describe its training effort?", "The Pentagon said it was “pausing” its programme", True),
+    ("What did Obama say about Putin?", "Obama suggested that the airstrikes are a sign of Putin's weakness", True),
+    ("What did the Hurriyet newspaper's editor say about NATO?", "The comments, which were published Thursday in the "
+     "Hurriyet newspaper, come amid tensions", False),
     # the subject must be there too, not only the verb
     ("What did the British government say about Russia's air strikes?",
      "The Russian air strikes had “weakened” IS, Syrian Army Chief of Staff Gen Ali Abdullah Ayoub said", False),
