@@ -82,7 +82,15 @@ class Retriever:
             fused[row] = fused.get(row, 0.0) + 1.0 / (self.rrf_k + rank + 1)
         dense_score = dict(dense)
         lexical_score = dict(lexical)
-        best = sorted(fused, key=lambda row: (-fused[row], row))[:k]
+        # Equal fused scores (dense 1st + BM25 2nd against the reverse) are common with two lists;
+        # they go to the larger sum of both scores, each relative to its list's best.
+        top_dense = max(dense_score.values(), default=0.0) or 1.0
+        top_lexical = max(lexical_score.values(), default=0.0) or 1.0
+
+        def combined(row: int) -> float:
+            return dense_score.get(row, 0.0) / top_dense + lexical_score.get(row, 0.0) / top_lexical
+
+        best = sorted(fused, key=lambda row: (-fused[row], -combined(row), row))[:k]
         hits = []
         for row in best:
             cosine = dense_score.get(row)
