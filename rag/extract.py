@@ -135,7 +135,7 @@ _AUXILIARY = {"does", "always", "sometimes", "perhaps"}  # "Who does ...?" asks 
 _SPEAK = {"say", "tell", "describe", "call", "claim", "state", "announce", "suggest", "declare", "report"}
 _SPEECH = {"said", "says", "saying", "told", "tells", "stated", "states", "suggested", "suggests", "claimed", "claims",
            "announced", "announces", "declared", "described", "describes", "called", "calls", "reported", "reports",
-           "warned", "added", "noted", "insisted", "argued", "voiced"}
+           "warned", "added", "noted", "insisted", "argued", "voiced", "denied", "denies", "confirmed", "confirms"}
 _IRREGULAR = {form for forms in _IRREGULAR_FORMS.values() for form in forms.split()}
 # "What did Lavrov say to Kerry?", "How did the army respond ...?", "What weapons did the CIA give ...?"
 _DID = re.compile(r"^\s*(?:what|how|why)(?:\s+[a-z]+)?\s+(?:did|does|do|will|would|has|have|had|can|could)\s+(.+)$",

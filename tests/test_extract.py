@@ -171,6 +171,7 @@ def test_has_measure(question, text, expected):
     # any reported speech states a verb of speech
     ("How did the Pentagon describe its training effort?", "The Pentagon said it was “pausing” its programme", True),
     ("What did Obama say about Putin?", "Obama suggested that the airstrikes are a sign of Putin's weakness", True),
+    ("What did Russia's defence ministry say?", "Russia’s defence ministry denied the claim made by the US.", True),
     ("What did the Hurriyet newspaper's editor say about NATO?", "The comments, which were published Thursday in the "
      "Hurriyet newspaper, come amid tensions", False),
     # the subject must be there too, not only the verb
