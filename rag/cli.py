@@ -67,6 +67,8 @@ def _print_answer(answer, console) -> None:
     from rich.markup import escape
 
     style = "italic" if answer.abstained else "bold"
+    if answer.read_as:
+        console.print(f"[dim]Read as: {escape(answer.read_as)}[/]")
     console.print(f"[{style}]{escape(answer.text)}[/]")
     if answer.citations:
         console.print("\nSources:")

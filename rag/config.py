@@ -29,6 +29,7 @@ class Config:
     rrf_k: int = 10  # reciprocal-rank-fusion constant (10 beat 20 and 60 on recall@5 and MRR)
     dense_weight: float = 1.0  # weight of the dense ranking in fusion (BM25 has 1.0)
     max_question_chars: int = 2000  # longer questions are refused
+    spelling: bool = True  # read a misspelt question word as the article word it is nearest to (rag.spelling)
     max_doc_bytes: int = 20_000_000  # larger files are skipped with a warning
     n_ctx: int = 2048  # LLM context window in tokens
     max_tokens: int = 60  # answer length cap in tokens

@@ -26,6 +26,7 @@ from .generate import Generator, Judge, LlamaGenerator
 from .indexing import IndexReport, Progress, build_index
 from .prompts import ABSTAIN, build_prompt
 from .retrieve import Retriever
+from .spelling import Speller
 from .store import Store, load_store
 from .text import content_words
 from .types import Answer, Chunk, Hit, Timings
@@ -74,8 +75,10 @@ class RAG:
         titles = {doc_id: info.get("title", "") for doc_id, info in store.manifest.documents.items()}
         self.rules = Thresholds.of(self.config)
         idf, default = idf_table([set(content_words(c.readable)) for c in store.chunks])
+        speller = Speller(c.readable for c in store.chunks)
         with self._swap:
             self.store, self.retriever, self.titles, self._idf = store, retriever, titles, (idf, default)
+            self.speller = speller
 
     def add_documents(self, files: list[str | Path], progress: Progress | None = None) -> IndexReport:
         """Copy files into the documents folder and index them without re-embedding the rest.
@@ -127,10 +130,14 @@ class RAG:
     def check_question(self, question: str) -> str:
         return clean_question(question, self.config.max_question_chars)
 
+    def read(self, question: str) -> str:
+        """The question as it will be answered: cleaned, and misspelt words read as the articles'."""
+        question = self.check_question(question)
+        return self.speller.correct(question) if self.config.spelling else question
+
     def retrieve(self, question: str, k: int | None = None) -> list[Hit]:
         """The passages that would be shown to the model, best first."""
-        question = self.check_question(question)
-        return self.retriever.retrieve(question, k or self.config.k)
+        return self.retriever.retrieve(self.read(question), k or self.config.k)
 
     def ask(self, question: str, k: int | None = None, llm: str | None = None) -> Answer:
         """Answer with verified citations, a quotation, or "The articles do not say."."""
@@ -149,7 +156,8 @@ class RAG:
         not run and only the Answer is yielded.
         """
         started = time.perf_counter()
-        question = self.check_question(question)
+        asked = self.check_question(question)
+        question = self.read(asked)
         retriever, (idf, default_idf), rules = self.retriever, self._idf, self.rules
         k = k or self.config.k
         pool = retriever.retrieve(question, max(k, self.config.candidates))
@@ -182,8 +190,8 @@ class RAG:
         )
         cited = {(c.doc_id, c.start, c.end) for c in verdict.citations}
         shown = hits + [h for h in more if (h.chunk.doc_id, h.chunk.start, h.chunk.end) in cited][:1]
-        yield Answer(question, verdict.text, verdict.abstained, verdict.citations, tuple(shown), timings,
-                     verdict.conflict, verdict.mode, draft)
+        yield Answer(asked, verdict.text, verdict.abstained, verdict.citations, tuple(shown), timings,
+                     verdict.conflict, verdict.mode, draft, question if question != asked else "")
 
     # -- for the chat page -------------------------------------------------------------------
     def documents(self) -> dict[str, str]:

@@ -83,11 +83,13 @@ class Answer:
     conflict: bool = False  # sources disagree; each side is cited
     mode: str = "generated"  # generated | quoted | abstained | conflict
     draft: str = ""  # the model's raw, unverified text (kept for evaluation and debugging)
+    read_as: str = ""  # the question as answered, if misspelt words were read as the articles' (rag.spelling)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON contract shared by `rag ask --json`, `rag eval --json` and the `/ask` API."""
         return {
             "question": self.question,
+            "read_as": self.read_as or self.question,
             "answer": self.text,
             "abstained": self.abstained,
             "conflict": self.conflict,

@@ -46,6 +46,16 @@ def test_who_holds_a_title_is_answered_from_the_articles_without_the_model(rag_e
     assert "Pentagon spokesman Peter Cook" in answer.citations[0].text
 
 
+def test_a_misspelt_question_is_answered_as_read_and_says_so(rag_echo, corpus, tmp_path, fake_embedder):
+    answer = rag_echo("Hamedani was killed by ISIS extremists [1].").ask("who kiled hamedany")
+    assert answer.question == "who kiled hamedany" and answer.read_as == "who killed hamedani"
+    assert answer.to_dict()["read_as"] == "who killed hamedani"
+    assert "ISIS" in answer.text and not answer.abstained
+    plain = RAG.build(corpus, tmp_path / "index", embedder=fake_embedder, generator=EchoGenerator("x"), spelling=False)
+    assert plain.read("who kiled hamedany") == "who kiled hamedany"
+    assert rag_echo("x").ask("Who killed Hamedani?").to_dict()["read_as"] == "Who killed Hamedani?"
+
+
 @pytest.mark.parametrize("question", ["", "   ", "\n\t"])
 def test_empty_question_is_refused(rag_echo, question):
     with pytest.raises(QuestionError, match="empty"):

@@ -71,6 +71,13 @@ def test_abstention_reads_the_sentence_and_lists_the_closest_passages():
     assert out.count("<li>") == render.CLOSEST and "<button" not in out
 
 
+def test_a_misspelt_question_shows_how_it_was_read_escaped():
+    answer = Answer("who kiled <b>", ABSTAIN, True, (), (), mode="abstained", read_as="who killed <b>")
+    out = render.answer_html(answer, lambda *a: [], {}, 0)
+    assert "Read as: <em>who killed &lt;b&gt;</em>" in out
+    assert "Read as" not in render.answer_html(Answer("q", ABSTAIN, True, (), (), mode="abstained"), lambda *a: [], {}, 0)
+
+
 def test_parse_auth():
     assert parse_auth("me:pa:ss") == ("me", "pa:ss") and parse_auth(None) is None
     with pytest.raises(ConfigError, match="user:password"):

@@ -100,6 +100,8 @@ def answer_html(answer: Answer, context: Context, titles: dict[str, str], turn: 
     keys = {c.key: f"src-{turn}-{c.key}" for c in answer.citations}
     pops = "".join(popover_html(keys[c.key], c, titles, context(c.doc_id, c.start, c.end)) for c in answer.citations)
     body = f'<p class="answer-text">{answer_text_html(answer.text, keys)}</p>'
+    if answer.read_as:
+        body = f'<p class="read-as">Read as: <em>{esc(answer.read_as)}</em></p>' + body
     if answer.abstained:
         closest = "".join(
             f'<li><span class="doc">{esc(_title(h.chunk.doc_id, titles))}</span> {esc(h.chunk.readable)}</li>'
@@ -209,6 +211,7 @@ CSS = """
 .answer.error { border-color: #d97706; background: rgba(217, 119, 6, 0.08); }
 .answer.mode-abstained .answer-text { font-weight: 600; }
 .answer .meta { margin-top: 6px; font-size: 0.8em; color: var(--body-text-color-subdued); }
+.answer .read-as { margin: 0 0 4px; font-size: 0.85em; color: var(--body-text-color-subdued); }
 .answer .closest { margin-top: 8px; font-size: 0.9em; }
 .answer .closest .label { font-weight: 600; font-size: 0.85em; color: var(--body-text-color-subdued); }
 .panel-title { font-weight: 600; }
