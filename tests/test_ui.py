@@ -75,6 +75,7 @@ def test_a_misspelt_question_shows_how_it_was_read_escaped():
     answer = Answer("who kiled <b>", ABSTAIN, True, (), (), mode="abstained", read_as="who killed <b>")
     out = render.answer_html(answer, lambda *a: [], {}, 0)
     assert "Read as: <em>who killed &lt;b&gt;</em>" in out
+    assert "for “who killed &lt;b&gt;”" in render.sources_html(answer, {})  # the passages were found for that
     assert "Read as" not in render.answer_html(Answer("q", ABSTAIN, True, (), (), mode="abstained"), lambda *a: [], {}, 0)
 
 

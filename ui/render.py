@@ -171,7 +171,7 @@ def sources_html(answer: Answer | None, titles: dict[str, str]) -> str:
     heading = "Closest passages looked at" if answer.abstained else "Passages looked at, best first"
     listing = f'<ol>{"".join(items)}</ol>' if items else '<p class="hint">No passages were found.</p>'
     return (f'<div class="rag-sources"><div class="panel-title">{heading}</div>'
-            f'<div class="asked">for “{esc(answer.question)}”</div>{listing}</div>')
+            f'<div class="asked">for “{esc(answer.read_as or answer.question)}”</div>{listing}</div>')
 
 
 def library_html(documents: dict[str, str]) -> str:
