@@ -68,7 +68,7 @@ def run(ctx: Context) -> None:
         _compare(ctx, one, prompts, "generate.threads1", target=None)
 
     # -- the gold questions end to end ------------------------------------------------------------------
-    questions = gold_questions(5 if ctx.quick else None)
+    questions = gold_questions(8 if ctx.quick else None)
     budget = ASK_BUDGET_QUICK_S if ctx.quick else ASK_BUDGET_S
     log(f"RAG.ask over {len(questions)} gold questions (budget {budget} s)")
     if not ctx.quick:
@@ -87,9 +87,13 @@ def run(ctx: Context) -> None:
     r.add("generate.ttft_p50_s", median(t.first_token_ms for t in ran) / 1000, "s", ("<=", 1.5),
           note="question in to first token, retrieval included")
     r.add("generate.ttft_p95_s", percentile((t.first_token_ms for t in ran), 95) / 1000, "s")
-    r.add("generate.answer_p50_s", median(t.total_ms for t in timings) / 1000, "s", ("<=", 3.0),
-          note="whole answer, verified citations included; all questions asked")
-    r.add("generate.answer_p95_s", percentile((t.total_ms for t in timings), 95) / 1000, "s")
+    # The target is on answers the model wrote: the rest (titles, nothing relevant) take milliseconds
+    # and, when they are most of a small spread, would make the median say nothing about generation.
+    r.add("generate.answer_p50_s", median(t.total_ms for t in ran) / 1000, "s", ("<=", 3.0),
+          note=f"whole answer, verified citations included; the {len(ran)} questions that ran the model")
+    r.add("generate.answer_p95_s", percentile((t.total_ms for t in ran), 95) / 1000, "s")
+    r.add("generate.answer_all_p50_s", median(t.total_ms for t in timings) / 1000, "s",
+          note="all questions asked, those answered without the model included")
     if not ctx.quick:
         _one_thread(ctx, rag, questions[:ONE_THREAD_QUESTIONS])
 
