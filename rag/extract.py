@@ -129,7 +129,7 @@ _IRREGULAR_FORMS = {
     "find": "found", "get": "got", "go": "went gone", "come": "came", "see": "saw seen", "know": "knew known",
     "hear": "heard", "fall": "fell fallen", "speak": "spoke spoken", "stand": "stood", "feel": "felt",
 }
-_AUXILIARY = {"does", "always", "sometimes", "perhaps"}  # "Who does ...?" asks no act of its own here
+_AUXILIARY = {"does", "always", "sometimes"}  # "Who does ...?" asks no act of its own here
 # "What did Obama say ...?" is answered by what he "suggested" as much as by what he "said", and "How did
 # the Pentagon describe ...?" by what it "said": for a verb of speech, any reported speech states the act.
 _SPEAK = {"say", "tell", "describe", "call", "claim", "state", "announce", "suggest", "declare", "report"}
@@ -203,18 +203,19 @@ def states_act(question: str, text: str) -> bool:
         present = words[1] if len(words) > 1 else ""
         if len(present) > 3 and present.endswith("s") and present not in _AUXILIARY:
             # "Who commands the Liwa al-Haqq group?" needs a command, not 200 of its men killed
-            forms = set(_IRREGULAR_FORMS.get(present[:-1], "").split())
-            return bool(set(content_words(present)) & set(content_words(text)) or forms & set(tokens(text)))
+            return _holds_verb(present, set(_IRREGULAR_FORMS.get(present[:-1], "").split()), text)
         return True
     parts = _did(question)
     if parts is None:
         return True
     verb = parts[1]
-    said = set(content_words(text))
     forms = set(_IRREGULAR_FORMS.get(verb, "").split()) | (_SPEECH if verb in _SPEAK else set())
-    if not (set(content_words(verb)) & said or forms & set(tokens(text))):
-        return False
-    return names_subject(question, text)
+    return _holds_verb(verb, forms, text) and names_subject(question, text)
+
+
+def _holds_verb(verb: str, forms: set[str], text: str) -> bool:
+    """Whether ``text`` holds ``verb`` by its stem, or one of ``forms`` (those a stemmer cannot reach)."""
+    return bool(set(content_words(verb)) & set(content_words(text)) or forms & set(tokens(text)))
 
 
 def names_subject(question: str, text: str) -> bool:
