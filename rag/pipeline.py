@@ -28,7 +28,7 @@ from .prompts import ABSTAIN, build_prompt
 from .retrieve import Retriever
 from .spelling import Speller
 from .store import Store, load_store
-from .text import content_words
+from .text import stems, tokens
 from .types import Answer, Chunk, Hit, Timings
 
 log = logging.getLogger(__name__)
@@ -74,8 +74,9 @@ class RAG:
                               self.config.faiss_threads)
         titles = {doc_id: info.get("title", "") for doc_id, info in store.manifest.documents.items()}
         self.rules = Thresholds.of(self.config)
-        idf, default = idf_table([set(content_words(c.readable)) for c in store.chunks])
-        speller = Speller(c.readable for c in store.chunks)
+        words = [tokens(c.readable) for c in store.chunks]  # split once, for both
+        idf, default = idf_table([set(stems(w)) for w in words])
+        speller = Speller(words)
         with self._swap:
             self.store, self.retriever, self.titles, self._idf = store, retriever, titles, (idf, default)
             self.speller = speller

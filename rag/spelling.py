@@ -12,10 +12,10 @@ from __future__ import annotations
 import re
 import threading
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
-from .text import stopwords, tokens
+from .text import stopwords
 
 _WORD = re.compile(r"[^\W\d_]{4,}")
 
@@ -31,10 +31,11 @@ def english() -> frozenset[str]:
 
 
 class Speller:
-    """Corrects questions toward the vocabulary of the indexed articles; built on first use."""
+    """Corrects questions toward the vocabulary of the indexed articles; its index is built on first use."""
 
-    def __init__(self, texts: Iterable[str]) -> None:
-        self.counts = Counter(t for text in texts for t in tokens(text) if _WORD.fullmatch(t))
+    def __init__(self, passages: Iterable[Sequence[str]]) -> None:
+        """``passages``: the articles' words, split by `text.tokens`, one list per passage."""
+        self.counts = Counter(t for words in passages for t in words if _WORD.fullmatch(t))
         self._index = None
         self._lock = threading.Lock()
 

@@ -9,6 +9,7 @@ True
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from functools import lru_cache
 
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+(?:['’][^\W\d_]+)*", re.UNICODE)
@@ -55,9 +56,14 @@ def tokens(text: str) -> list[str]:
 def content_words(text: str) -> list[str]:
     """Stemmed tokens minus stopwords, British spellings made American (breame): what lexical
     search and support checks compare, so "defence" meets "Defense" and "programme" "program"."""
+    return stems(tokens(text))
+
+
+def stems(words: Sequence[str]) -> list[str]:
+    """`content_words` of text already split by `tokens`."""
     stop, american = stopwords(), _american()
-    words = [t.split("'")[0] for t in tokens(text)]
-    return _stemmer().stemWords([american.get(w, w) for w in words if w and w not in stop])
+    bare = [t.split("'")[0] for t in words]
+    return _stemmer().stemWords([american.get(w, w) for w in bare if w and w not in stop])
 
 
 def numbers(text: str) -> set[str]:

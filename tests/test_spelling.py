@@ -3,6 +3,7 @@
 import pytest
 
 from rag.spelling import Speller
+from rag.text import tokens
 
 ARTICLES = ["Gen. Hossein Hamedani was killed by ISIS extremists.",
             "US officials said four Russian cruise missiles had crashed in Iran.",
@@ -12,7 +13,7 @@ ARTICLES = ["Gen. Hossein Hamedani was killed by ISIS extremists.",
 
 @pytest.fixture(scope="module")
 def speller():
-    return Speller(ARTICLES)
+    return Speller(tokens(text) for text in ARTICLES)
 
 
 @pytest.mark.parametrize("typed, read", [
