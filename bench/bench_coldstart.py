@@ -67,12 +67,12 @@ def run(ctx: Context) -> None:
     # The model files are in the page cache already (the benchmarks before this one read them):
     # this measures a fresh process, not a cold disk.
     log(f"rag ask and the raw-library baseline in fresh processes x {runs}, alternating")
-    from rag.generate import resolve_llm_path
+    from rag.models import resolve
     from rag.store import live_version
 
     config = ctx.config
     bare = [str(VENV_BIN / "python"), str(ROOT / "bench" / "coldstart_bare.py"), str(live_version(index)),
-            resolve_llm_path(config.llm), ctx.embedder.path, QUESTION]
+            resolve(config.llm, config.cache_dir), ctx.embedder.path, QUESTION]
     ours, plain = [], []
     for i in range(runs):
         pair = [(ours, cmd), (plain, bare)]

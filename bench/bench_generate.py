@@ -61,10 +61,11 @@ def run(ctx: Context) -> None:
     gold = gold_questions()
     prompts = []
     for question in [gold[-1], *gold[: 1 if ctx.quick else 3]]:  # the first is the warm-up, never measured
-        prompts.append(build_prompt(question, rag.retrieve(question), config.passage_tokens, generator.count_tokens))
+        prompts.append(build_prompt(question, rag.retrieve(question), config.passage_tokens, generator.count_tokens,
+                                    generator.family))
     _compare(ctx, generator, prompts, "generate", target=0.95)
     if not ctx.quick and config.n_threads != 1:
-        one = LlamaGenerator(config.llm, config.n_ctx, 1, config.temperature, config.seed)
+        one = LlamaGenerator(config.llm, config.n_ctx, 1, config.temperature, config.seed, config.cache_dir)
         _compare(ctx, one, prompts, "generate.threads1", target=None)
 
     # -- the gold questions end to end ------------------------------------------------------------------
@@ -105,14 +106,11 @@ def _compare(ctx: Context, generator, prompts: list, prefix: str, target: float 
     r = ctx.results
     config = ctx.config
     threads = generator.n_threads
-    bare = Llama(model_path=generator.path, n_ctx=generator.n_ctx, n_threads=threads, n_threads_batch=threads,
-                 n_batch=512, seed=config.seed, verbose=False)
+    bare = Llama(**generator.load_settings())  # the generator's own settings, so the baseline cannot drift
 
     def bare_generate(prompt):
         text, stops = generator.render(prompt)
-        stream = bare.create_completion(text, max_tokens=config.max_tokens, temperature=config.temperature,
-                                        top_k=1 if config.temperature == 0 else 40, repeat_penalty=1.1, stop=stops,
-                                        stream=True, seed=config.seed)
+        stream = bare.create_completion(text, stream=True, **generator.sampling(config.max_tokens, stops))
         return (part for part in stream if part["choices"][0]["text"])
 
     def ours_generate(prompt):

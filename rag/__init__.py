@@ -27,9 +27,12 @@ from .errors import (
 )
 from .generate import Generator
 from .indexing import IndexReport
+from .models import PACKAGED as PACKAGED_MODELS
 from .pipeline import RAG
 from .prompts import ABSTAIN
 from .types import Answer, Chunk, Citation, Document, Hit, Timings
+
+PACKAGED_LLMS = tuple(PACKAGED_MODELS)  # the names RAG_LLM takes besides a .gguf path
 
 __all__ = [
     "ABSTAIN",
@@ -49,6 +52,7 @@ __all__ = [
     "IndexMissingError",
     "IndexReport",
     "ModelError",
+    "PACKAGED_LLMS",
     "QuestionError",
     "RAG",
     "RagError",

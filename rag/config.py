@@ -21,7 +21,8 @@ class Config:
     docs_dir: str = "data/articles"  # where `rag index` reads documents from
     index_dir: str = "index"  # where the built index lives
     embedder: str = "all-MiniLM-L6-v2"  # packaged default, or a sentence-transformers folder
-    llm: str = "smollm2"  # "smollm2" | "gemma3" (packaged) or a path to any .gguf file
+    llm: str = "qwen1.5b"  # packaged: qwen1.5b | qwen0.5b | smollm2 | gemma3 (rag.models), or a path to any .gguf file
+    cache_dir: str = "~/.cache/rag"  # where sliced packaged models are joined into one GGUF (once)
     chunk_sentences: int = 2  # sentences per chunk (1-3 keeps citations pointed)
     chunk_chars: int = 360  # soft cap on chunk length in characters
     k: int = 5  # passages shown to the model and returned as context

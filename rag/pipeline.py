@@ -119,7 +119,7 @@ class RAG:
         with self._swap:
             if name not in self._generators:
                 self._generators[name] = LlamaGenerator(name, self.config.n_ctx, self.config.n_threads,
-                                                        self.config.temperature, self.config.seed)
+                                                        self.config.temperature, self.config.seed, self.config.cache_dir)
             return self._generators[name]
 
     def warm(self, llm: str | None = None) -> None:
@@ -170,7 +170,8 @@ class RAG:
         # which only a name stated in a passage answers (rag.extract).
         if not is_identity(question) and (not verdict.abstained or any(h.dense >= rules.relevance for h in hits)):
             generator = self.generator(llm)
-            prompt = build_prompt(question, hits, self.config.passage_tokens, generator.count_tokens)
+            prompt = build_prompt(question, hits, self.config.passage_tokens, generator.count_tokens,
+                                  getattr(generator, "family", "qwen"))
             with _CPU_WORK:
                 for piece in generator.generate(prompt, self.config.max_tokens):
                     if not n_tokens:

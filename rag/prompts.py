@@ -1,8 +1,13 @@
-"""Prompts that stay short by construction: numbered passages, each cut to a token budget.
+"""One prompt per model family, short by construction: numbered passages, each cut to a token budget.
 
-Instruction-tuned models (SmolLM2) get chat messages; base models (Gemma 3 270M) get a
-few-shot frame they continue after "Answer:". The passage numbers are citation keys the
-program issued; whatever the model writes back is checked in `rag.cite`, never trusted.
+Instruction-tuned models get chat messages (rendered by the model's own chat template);
+the base Gemma gets a few-shot frame it continues after "Answer:". The passage numbers are
+citation keys the program issued; whatever the model writes back is checked in `rag.verify`,
+never trusted.
+
+Measured on Qwen2.5 (READER-NOTES): labels like "[1]" make it answer with nothing but "[1]",
+"Passage 1:" makes it write a sentence; told to reply "The articles do not say." it abstains on
+most answerable questions, so abstention stays the program's decision, taken on evidence.
 """
 
 from __future__ import annotations
@@ -14,13 +19,16 @@ from .types import Hit
 
 ABSTAIN = "The articles do not say."
 
-SYSTEM = (
+QWEN_SYSTEM = "You answer questions about news articles, using only the passages you are given."
+QWEN_ASK = "Answer in one short sentence using only the passages, and cite the passage number."
+
+SMOLLM_SYSTEM = (
     "You answer questions about news articles using only the numbered passages. "
     "Reply with a short answer copied from the passage that answers, then the passage number in brackets, "
     f'like: 40 people [2]. If no passage answers the question, reply exactly: "{ABSTAIN}"'
 )
 
-FEW_SHOT = """Answer the question with a short phrase copied from the passages, then the passage number. \
+GEMMA_FEW_SHOT = """Answer the question with a short phrase copied from the passages, then the passage number. \
 If the passages do not contain the answer, write: not stated.
 
 Passages:
@@ -52,20 +60,19 @@ class Prompt:
 
     @property
     def completion(self) -> str:
-        return f"{FEW_SHOT}{self.user}\nAnswer:"
+        return f"{GEMMA_FEW_SHOT}{self.user}\nAnswer:"
 
 
-def build_prompt(question: str, hits: Sequence[Hit], budget: int,
-                 count: Callable[[str], int] | None = None) -> Prompt:
-    """Number the passages 1..k and cut each to ``budget`` tokens (words when no tokenizer)."""
-    lines = []
-    keys = []
-    for i, hit in enumerate(hits, 1):
-        key = str(i)
-        keys.append(key)
-        lines.append(f"[{key}] {_truncate(hit.chunk.readable, budget, count)}")
-    user = "Passages:\n" + "\n".join(lines) + f"\nQuestion: {question}"
-    return Prompt(SYSTEM, user, tuple(keys))
+def build_prompt(question: str, hits: Sequence[Hit], budget: int, count: Callable[[str], int] | None = None,
+                 family: str = "qwen") -> Prompt:
+    """Number the passages 1..k for ``family`` and cut each to ``budget`` tokens (words when no tokenizer)."""
+    keys = tuple(str(i) for i in range(1, len(hits) + 1))
+    texts = [_truncate(hit.chunk.readable, budget, count) for hit in hits]
+    if family == "qwen":
+        passages = "\n\n".join(f"Passage {key}: {text}" for key, text in zip(keys, texts))
+        return Prompt(QWEN_SYSTEM, f"{passages}\n\nQuestion: {question}\n{QWEN_ASK}", keys)
+    passages = "\n".join(f"[{key}] {text}" for key, text in zip(keys, texts))
+    return Prompt(SMOLLM_SYSTEM, f"Passages:\n{passages}\nQuestion: {question}", keys)
 
 
 def _truncate(text: str, budget: int, count: Callable[[str], int] | None) -> str:

@@ -20,12 +20,11 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # read by gradio: no telemetry
 
 import gradio as gr  # noqa: E402
 
-from rag import RAG, Answer, Config, ConfigError, IndexMissingError, RagError  # noqa: E402
+from rag import PACKAGED_LLMS, RAG, Answer, Config, ConfigError, IndexMissingError, RagError  # noqa: E402
 from ui import render  # noqa: E402
 
 log = logging.getLogger(__name__)
 
-PACKAGED_LLMS = ("smollm2", "gemma3")
 LLM_GROUP = "llm"  # concurrency id shared by every event that runs the model
 INDEX_GROUP = "index"  # uploads re-index one at a time
 MAX_K = 50  # the most passages Config allows
