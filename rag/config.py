@@ -40,6 +40,8 @@ class Config:
     seed: int = 0  # llama.cpp sampling seed
     embed_batch: int = 32  # sentence-transformers batch size
     support: float = 1.0  # share of a claim's new content words (beyond the question's) its passage must hold
+    missing_words: int = 1  # a claim's words beyond the question's that its passage may lack (never a name or number)
+    confirm: float = 0.0  # 0 = off; else the reader's own P(yes) that its draft answers the question must reach this
     relevance: float = 0.3  # least cosine between question and a passage that may back a claim
     claim_coverage: float = 0.2  # least share of the question's words a passage that backs a claim must hold
     sentence_coverage: float = 0.4  # least share of the question a claim and the sentence stating it must hold

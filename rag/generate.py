@@ -19,6 +19,10 @@ from .prompts import Prompt
 
 log = logging.getLogger(__name__)
 
+# The question the model is asked about its own draft (`LlamaGenerator.confirm`).
+CONFIRM = ("Check your answer against the passages. Do the passages state it, and does it answer the question "
+           "\"{question}\"? Reply yes or no.")
+
 
 @runtime_checkable
 class Generator(Protocol):
@@ -41,9 +45,9 @@ class Judge(Protocol):
 class LlamaGenerator:
     """A GGUF model run by llama.cpp on the CPU; chat template if the model has one.
 
-    The state after the prompt's fixed opening (system message and chat header) is kept and
-    restored before each prompt, so only the passages and the question are evaluated: the
-    same prompt always starts from the same state and gets the same greedy answer.
+    The cache keeps the prompt's fixed opening (system message and chat header) between
+    prompts, so only the passages and the question are evaluated: the same prompt always
+    starts from the same state and gets the same greedy answer.
     """
 
     _scoring_ctx = 512  # tokens of the context `gain` reads a sentence and the question in
@@ -60,7 +64,7 @@ class LlamaGenerator:
         self._llm = None
         self._scorer = None
         self._formatter = None
-        self._prefix: tuple[list[int], Any] | None = None  # (tokens, llama state) of the fixed opening
+        self._prefix: tuple[str, list[int]] | None = None  # (system message, its opening tokens)
         self._load_lock = threading.Lock()
         self.lock = threading.Lock()  # llama.cpp contexts are not re-entrant
 
@@ -133,19 +137,70 @@ class LlamaGenerator:
                     yield piece
 
     def _restore_opening(self, prompt: Prompt, tokens: list[int]) -> None:
-        """Start from the saved state after the fixed opening, or from an empty cache."""
+        """Keep only the fixed opening of the cache (evaluated alone, once), or start from an empty one.
+
+        The opening is always evaluated as its own batch, so every prompt that starts with it
+        continues from the same state: reuse never changes a greedy answer.
+        """
         llm = self.llm
-        if self._prefix is None and self._formatter is not None:
-            text, _ = self.render(Prompt(prompt.system, "\x00", ()))  # what every prompt shares before the user text
-            opening = llm.tokenize(text[:text.index("\x00")].encode("utf-8"), add_bos=True, special=True)[:-1]
-            if opening and tokens[:len(opening)] == opening:
-                llm.reset()
-                llm.eval(opening)
-                self._prefix = (opening, llm.save_state())
-        if self._prefix is not None and tokens[:len(self._prefix[0])] == self._prefix[0]:
-            llm.load_state(self._prefix[1])
-        else:
+        opening = self._opening(prompt)
+        n = len(opening)
+        if n and tokens[:n] == opening:
+            if llm.n_tokens >= n and llm.input_ids[:n].tolist() == opening:
+                llm.n_tokens = n  # llama.cpp evaluates the rest of the prompt from here
+                return
             llm.reset()
+            llm.eval(opening)
+            return
+        llm.reset()
+
+    def _opening(self, prompt: Prompt) -> list[int]:
+        """The tokens every chat prompt with this system message starts with (minus one, for safe joins)."""
+        if self._formatter is None:
+            return []
+        if self._prefix is None or self._prefix[0] != prompt.system:
+            text, _ = self.render(Prompt(prompt.system, "\x00", ()))
+            tokens = self.llm.tokenize(text[:text.index("\x00")].encode("utf-8"), add_bos=True, special=True)[:-1]
+            self._prefix = (prompt.system, tokens)
+        return self._prefix[1]
+
+    def confirm(self, prompt: Prompt, draft: str, question: str) -> float:
+        """The model's own judgement of its draft: P(yes) to "Do the passages answer ... ?", in [0, 1].
+
+        Asked as a further chat turn after the draft, so llama.cpp evaluates only the new turn
+        (about 30 tokens) on top of the prompt and draft already in its cache. Models without a
+        chat template are not asked (1.0).
+        """
+        if self._formatter is None or not draft.strip():
+            return 1.0
+        import numpy as np
+
+        messages = prompt.messages + [{"role": "assistant", "content": draft.strip()},
+                                      {"role": "user", "content": CONFIRM.format(question=question)}]
+        text = self._formatter(messages=messages).prompt
+        llm = self.llm
+        tokens = llm.tokenize(text.encode("utf-8"), add_bos=True, special=True)
+        if len(tokens) >= self.n_ctx:
+            return 1.0
+        with self.lock:
+            held = llm.input_ids[:llm.n_tokens].tolist()
+            same = next((i for i, (a, b) in enumerate(zip(held, tokens)) if a != b), min(len(held), len(tokens)))
+            same = min(same, len(tokens) - 1)
+            if same == 0:
+                llm.reset()
+            llm.n_tokens = same
+            llm.eval(tokens[same:])
+            logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),)).astype(np.float64)
+        yes, no = self._answer_ids()
+        top = max(logits[yes].max(), logits[no].max())
+        p_yes, p_no = np.exp(logits[yes] - top).sum(), np.exp(logits[no] - top).sum()
+        return float(p_yes / (p_yes + p_no))
+
+    def _answer_ids(self) -> tuple[list[int], list[int]]:
+        def ids(words: tuple[str, ...]) -> list[int]:
+            return sorted({self.llm.tokenize(w.encode(), add_bos=False, special=False)[0] for w in words})
+
+        return ids(("yes", "Yes", " yes", " Yes")), ids(("no", "No", " no", " No"))
 
     def gain(self, question: str, texts: Sequence[str]) -> list[float]:
         """For each text, how much likelier it makes the question: mean log P(question | text) - log P(question).

@@ -12,30 +12,31 @@ import re
 import shutil
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .cite import Thresholds, idf_table, verify
+from . import conversation
 from .config import Config
 from .documents import SUFFIXES, iter_paths
 from .embed import Embedder, SentenceTransformerEmbedder
 from .errors import DocumentError, QuestionError
-from .extract import is_identity
-from .generate import Generator, Judge, LlamaGenerator
+from .generate import Generator, LlamaGenerator
 from .indexing import IndexReport, Progress, build_index
 from .prompts import ABSTAIN, build_prompt
 from .retrieve import Retriever
 from .spelling import Speller
 from .store import Store, load_store
-from .text import stems, tokens
+from .text import lemmas, tokens
 from .types import Answer, Chunk, Hit, Timings
+from .verify import Rules, idf_table, verify
 
 log = logging.getLogger(__name__)
 
 # Generation and indexing in one process take turns: on two cores, running both at once slows
 # each down several times over, so an upload waits for the answer in progress and vice versa.
 _CPU_WORK = threading.Lock()
+REWRITE_TOKENS = 48  # a rewritten follow-up is one question
 
 
 class RAG:
@@ -73,9 +74,9 @@ class RAG:
         retriever = Retriever(store, self.embedder, self.config.candidates, self.config.rrf_k, self.config.dense_weight,
                               self.config.faiss_threads)
         titles = {doc_id: info.get("title", "") for doc_id, info in store.manifest.documents.items()}
-        self.rules = Thresholds.of(self.config)
-        words = [tokens(c.readable) for c in store.chunks]  # split once, for both
-        idf, default = idf_table([set(stems(w)) for w in words])
+        self.rules = Rules.of(self.config)
+        words = [tokens(c.readable) for c in store.chunks]
+        idf, default = idf_table([set(lemmas(c.readable)) for c in store.chunks])
         speller = Speller(words)
         with self._swap:
             self.store, self.retriever, self.titles, self._idf = store, retriever, titles, (idf, default)
@@ -140,35 +141,57 @@ class RAG:
         """The passages that would be shown to the model, best first."""
         return self.retriever.retrieve(self.read(question), k or self.config.k)
 
-    def ask(self, question: str, k: int | None = None, llm: str | None = None) -> Answer:
-        """Answer with verified citations, a quotation, or "The articles do not say."."""
+    def ask(self, question: str, k: int | None = None, llm: str | None = None,
+            history: Sequence[Answer | Mapping[str, Any]] | None = None) -> Answer:
+        """Answer with verified citations, a quotation, or "The articles do not say.".
+
+        ``history`` is the conversation so far, oldest first (earlier Answers or their dicts): a
+        follow-up such as "When was he killed?" is answered as the question it stands for.
+        """
         answer = None
-        for piece in self.stream(question, k, llm):
+        for piece in self.stream(question, k, llm, history):
             if isinstance(piece, Answer):
                 answer = piece
         assert answer is not None  # stream always ends with an Answer
         return answer
 
-    def stream(self, question: str, k: int | None = None, llm: str | None = None) -> Iterator[str | Answer]:
+    def standalone(self, question: str, history: Sequence[Answer | Mapping[str, Any]] | None,
+                   llm: str | None = None) -> str:
+        """The question as it will be answered: spelling read as the articles', a follow-up rewritten
+        to stand alone (`rag.conversation`); no model call unless the question leans on the history."""
+        earlier = conversation.turns(history)
+        question = self.read(question)
+        if not earlier or not conversation.needs_context(question):
+            return question
+        generator = self.generator(llm)
+        with _CPU_WORK:
+            draft = "".join(generator.generate(conversation.rewrite_prompt(question, earlier), REWRITE_TOKENS))
+        rewritten = conversation.accept(question, draft, earlier)
+        log.info("follow-up %r -> %r (%s)", question, draft, "kept" if rewritten else "discarded")
+        return rewritten or question
+
+    def stream(self, question: str, k: int | None = None, llm: str | None = None,
+               history: Sequence[Answer | Mapping[str, Any]] | None = None) -> Iterator[str | Answer]:
         """Yield the model's draft text as it is generated, then the verified Answer last.
 
         The draft is unverified; show it as provisional and replace it with the final Answer.
-        When no passage bears on the question at all, or it asks who holds a title, the model is
-        not run and only the Answer is yielded.
+        When no passage bears on the question at all, the model is not run and only the Answer
+        is yielded.
         """
         started = time.perf_counter()
         asked = self.check_question(question)
-        question = self.read(asked)
+        earlier = conversation.turns(history)
+        question = self.standalone(asked, history, llm)
+        rewritten = time.perf_counter()
+        cited_before = {d for turn in earlier[-1:] for d in turn.doc_ids}
         retriever, (idf, default_idf), rules = self.retriever, self._idf, self.rules
         k = k or self.config.k
-        pool = retriever.retrieve(question, max(k, self.config.candidates))
+        pool = retriever.retrieve(question, max(k, self.config.candidates), prefer=cited_before)
         hits, more = pool[:k], pool[k:]  # the model sees k; the rest is searched for disagreeing figures
         retrieved = time.perf_counter()
         draft, first_token, n_tokens, prompt_tokens = "", 0.0, 0, 0
         verdict = verify(question, "", hits, idf, default_idf, rules, more)  # what the evidence alone supports
-        # The model is not run when nothing bears on the question, nor for "Who is the <title>?",
-        # which only a name stated in a passage answers (rag.extract).
-        if not is_identity(question) and (not verdict.abstained or any(h.dense >= rules.relevance for h in hits)):
+        if not verdict.abstained or any(h.dense >= rules.relevance for h in hits):  # else nothing bears on it
             generator = self.generator(llm)
             prompt = build_prompt(question, hits, self.config.passage_tokens, generator.count_tokens,
                                   getattr(generator, "family", "qwen"))
@@ -180,13 +203,14 @@ class RAG:
                     draft += piece
                     yield piece
             prompt_tokens = generator.count_tokens(_rendered(generator, prompt))
-            judge = generator.gain if isinstance(generator, Judge) else None  # verify asks it only if the setting is on
+            confirm = getattr(generator, "confirm", None) if rules.confirm > 0 else None
             with _CPU_WORK:
-                verdict = verify(question, draft, hits, idf, default_idf, rules, more, judge, self.embedder.embed)
+                verdict = verify(question, draft, hits, idf, default_idf, rules, more,
+                                 confirm and (lambda text: confirm(prompt, text, question)))
         generated = time.perf_counter()
         log.debug("draft=%r verdict=%s", draft, verdict.mode)
         timings = Timings(
-            retrieve_ms=(retrieved - started) * 1000, generate_ms=(generated - retrieved) * 1000,
+            rewrite_ms=(rewritten - started) * 1000, retrieve_ms=(retrieved - rewritten) * 1000, generate_ms=(generated - retrieved) * 1000,
             total_ms=(time.perf_counter() - started) * 1000, prompt_tokens=prompt_tokens, completion_tokens=n_tokens,
             first_token_ms=((first_token or generated) - started) * 1000,
         )

@@ -70,8 +70,9 @@ class Retriever:
     def embed_query(self, question: str) -> np.ndarray:
         return self.embedder.embed([question])[0]
 
-    def retrieve(self, question: str, k: int) -> list[Hit]:
-        """The ``k`` best chunks for ``question``, best first."""
+    def retrieve(self, question: str, k: int, prefer: set[str] | frozenset[str] = frozenset()) -> list[Hit]:
+        """The ``k`` best chunks for ``question``, best first; equal scores go to documents in ``prefer``
+        (those the conversation's last answer cited)."""
         vector = self.embed_query(question)
         dense = self.store.search(vector, self.candidates, self.threads)
         lexical = self.lexical.search(question, self.candidates)
@@ -90,7 +91,10 @@ class Retriever:
         def combined(row: int) -> float:
             return dense_score.get(row, 0.0) / top_dense + lexical_score.get(row, 0.0) / top_lexical
 
-        best = sorted(fused, key=lambda row: (-fused[row], -combined(row), row))[:k]
+        def preferred(row: int) -> bool:
+            return self.store.chunks[row].doc_id in prefer
+
+        best = sorted(fused, key=lambda row: (-fused[row], -preferred(row), -combined(row), row))[:k]
         hits = []
         for row in best:
             cosine = dense_score.get(row)

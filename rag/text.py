@@ -66,6 +66,24 @@ def stems(words: Sequence[str]) -> list[str]:
     return _stemmer().stemWords([american.get(w, w) for w in bare if w and w not in stop])
 
 
+@lru_cache(maxsize=65536)
+def lemma(word: str) -> str:
+    import simplemma  # a dictionary lemmatiser: "became" -> "become", "gave" -> "give", "struck" -> "strike"
+
+    return simplemma.lemmatize(word, lang="en").lower()
+
+
+def lemmas(text: str) -> list[str]:
+    """`content_words` after lemmatising, so irregular forms meet their verb: what claim checks compare.
+
+    >>> lemmas("the missiles came down") == lemmas("a missile comes down")
+    True
+    """
+    stop, american = stopwords(), _american()
+    bare = [t.split("'")[0] for t in tokens(text)]
+    return _stemmer().stemWords([lemma(american.get(w, w)) for w in bare if w and w not in stop])
+
+
 def numbers(text: str) -> set[str]:
     """Numbers written in ``text`` (digits, and small number words), normalised.
 

@@ -62,6 +62,7 @@ class Citation:
 
 @dataclass(frozen=True)
 class Timings:
+    rewrite_ms: float = 0.0  # reading the question: spelling, and a follow-up made to stand alone
     retrieve_ms: float = 0.0
     generate_ms: float = 0.0
     total_ms: float = 0.0
@@ -83,7 +84,8 @@ class Answer:
     conflict: bool = False  # sources disagree; each side is cited
     mode: str = "generated"  # generated | quoted | abstained | conflict
     draft: str = ""  # the model's raw, unverified text (kept for evaluation and debugging)
-    read_as: str = ""  # the question as answered, if misspelt words were read as the articles' (rag.spelling)
+    read_as: str = ""  # the question as answered, if it differs from the one asked: spelling read as the
+    # articles' (rag.spelling), a follow-up made to stand alone (rag.conversation)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON contract shared by `rag ask --json`, `rag eval --json` and the `/ask` API."""

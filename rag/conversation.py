@@ -1,0 +1,187 @@
+"""Follow-up questions: a question that leans on the conversation is rewritten to stand alone.
+
+"Who killed Hamedani?" then "When was he killed?" is answered as "When was Hamedani killed?",
+the condense-question step of LlamaIndex's chat engines, kotaemon and PrivateGPT. The reader
+LLM writes the rewrite; the program decides whether to ask it and whether to keep what it wrote:
+
+- a question with nothing to resolve (no pronoun without an antecedent in the question, no
+  "there"/"the same"/"else", no fragment like "And how many sorties?") is left alone, with no
+  model call;
+- a rewrite may only add words that occur in the conversation; one that brings in anything
+  else is discarded, and the question is answered as typed.
+
+Only the last few turns are read, within a character budget, so a long or hostile history
+costs little.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import QuestionError
+from .prompts import Prompt
+from .text import lemma, lemmas, numbers
+
+MAX_TURNS = 3  # earlier turns read for a rewrite
+MAX_TURN_CHARS = 600  # of each earlier question or answer
+MAX_HISTORY = 1000  # entries accepted at all; more is refused as malformed
+
+REWRITE_SYSTEM = (
+    "You rewrite a follow-up question so that it can be understood without the conversation. "
+    "Replace pronouns and vague references with the names they stand for in the conversation, and complete "
+    "fragments with the words they leave out. Use only names and words from the conversation, change as little "
+    "as possible, and reply with the rewritten question only. If the question already stands alone, repeat it."
+)
+
+_PRONOUNS = {"he", "him", "his", "she", "her", "hers", "they", "them", "their", "theirs", "it", "its", "this",
+             "that", "these", "those", "there", "then", "same", "else", "former", "latter", "one", "ones", "other"}
+_WH = {"who", "whom", "whose", "what", "which", "when", "where", "why", "how"}
+_AUX = {"is", "are", "was", "were", "do", "does", "did", "has", "have", "had", "can", "could", "will", "would",
+        "should", "may", "might", "must", "shall"}
+_OPENERS = {"and", "but", "also", "or", "so", "plus"}
+_LEADS = {"in", "on", "at", "for", "from", "to", "by", "with", "during", "since", "through", "about", "of", "into",
+          "after", "before", "under", "over", "against", "between", "within", "toward", "towards", "via"}
+_OBJECT_OF = _LEADS - {"after", "before", "since"}  # "of it" points back; "before it will meet" need not
+_RELATIVE_AFTER = _WH | _AUX | _LEADS  # "that" after these is a determiner ("to that claim"), not a relative
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One earlier exchange: what was asked (as it was read) and what was answered."""
+
+    question: str
+    answer: str
+    doc_ids: tuple[str, ...] = ()  # the documents its answer cited
+
+
+def turns(history: Iterable[Any] | None) -> list[Turn]:
+    """The conversation so far, oldest first, from `Answer`s or their `to_dict()` dicts; bounded.
+
+    Raises QuestionError, one sentence, for a history that is not a list of such turns.
+    """
+    if history is None:
+        return []
+    if isinstance(history, (str, bytes, dict)) or not isinstance(history, Sequence):
+        raise QuestionError("The history must be a list of earlier turns, each with a question and an answer.")
+    if len(history) > MAX_HISTORY:
+        raise QuestionError(f"The history has {len(history):,} turns; at most {MAX_HISTORY:,} are accepted.")
+    out = []
+    for n, item in enumerate(history[-MAX_TURNS:], len(history) - min(len(history), MAX_TURNS) + 1):
+        record = item.to_dict() if hasattr(item, "to_dict") else item
+        if not isinstance(record, dict):
+            raise QuestionError(f"History turn {n} must be an answer or a mapping with 'question' and 'answer'.")
+        question, answer = record.get("read_as") or record.get("question"), record.get("answer")
+        if not isinstance(question, str) or not isinstance(answer, str) or not question.strip():
+            raise QuestionError(f"History turn {n} needs 'question' and 'answer' text.")
+        cited = record.get("citations") or []
+        docs = tuple(c.get("doc_id") for c in cited if isinstance(c, dict) and isinstance(c.get("doc_id"), str)) \
+            if isinstance(cited, list) else ()
+        out.append(Turn(_clip(question), _clip(answer), docs))
+    return out
+
+
+def needs_context(question: str) -> bool:
+    """Whether a question leans on an earlier turn: a pronoun or reference with nothing before it
+    in the question to stand for, a demonstrative ("that claim"), or a fragment.
+
+    needs_context("When was he killed?") -> True
+    needs_context("Which group said it was the biggest advance?") -> False   ("it" follows "group")
+    needs_context("And how many sorties?") -> True
+    """
+    raw = re.findall(r"[\w’'-]+", question)
+    words = [w.lower().replace("’", "'") for w in raw]
+    if not words:
+        return False
+    if words[0] in _OPENERS or " ".join(words[:2]) in ("what about", "how about", "what of"):
+        return True
+    start = 1 if words[0] in _LEADS else 0  # "In which province ...?"
+    head = {start}  # the wh-phrase is what is asked about, never an antecedent: "Which group ...", "How many Iranians ..."
+    if words[start:start + 1] and words[start] in ("which", "what", "whose", "how") and len(words) > start + 1 \
+            and words[start + 1] not in _AUX:
+        head |= {start + 1} | ({start + 2} if words[start + 1] in ("many", "much") else set())
+    for i, word in enumerate(words):
+        if word not in _PRONOUNS:
+            continue
+        before, after = words[i - 1] if i else "", words[i + 1:]
+        if word == "there" and before in _AUX and after:  # "Is there ...?", "What signs are there that ...?"
+            continue
+        if word == "it" and after[:1] and after[0] in ("is", "was", "been", "be") and \
+                {"whether", "that", "if", "to"} & set(after[1:]):
+            continue  # "Has it been established whether ...?": no reference
+        if word in ("one", "ones", "other") and after and after[0] not in _AUX:
+            continue  # "one official said", "other villages": not a reference
+        if word in ("that", "this", "these", "those"):
+            if _determiner(after, before) and not (word == "this" and after[0] in _TIME):  # "this year" is now
+                return True  # "respond to that claim?", "that day"
+            continue  # a relative: "the missiles that crashed"
+        if word in ("same", "else", "there", "then", "former", "latter") or \
+                (before in _OBJECT_OF and word in ("it", "them", "him", "her", "this", "these", "those")) or \
+                (before == "of" and word in ("its", "their", "his", "her")):
+            return True  # "the same day", "Who else ...?", "an excerpt of it", "the name of its head"
+        people = word in ("he", "him", "his", "she", "her", "hers")
+        antecedents = [w for j, w in enumerate(raw[:i]) if j not in head and j > 0 and words[j] not in _WH | _AUX | _LEADS
+                       and (w[:1].isupper() if people else bool(lemmas(w)))]
+        if not antecedents:
+            return True
+    return _fragment(words[start:])
+
+
+_TIME = {"day", "night", "week", "month", "year", "time", "morning", "evening", "afternoon", "weekend"}
+
+
+def _determiner(after: list[str], before: str) -> bool:
+    """Whether "that"/"this"/... is a determiner pointing back ("that camp?", "that day"), not a relative."""
+    if not after:
+        return False  # "... said that?": a pronoun at the end, handled as one
+    noun = after[0]
+    if noun in _TIME:
+        return True
+    ends = len(after) == 1 or after[1] in _AUX | _LEADS
+    return ends and not noun.endswith(("ed", "ing")) and noun not in _AUX and (before in _RELATIVE_AFTER or len(after) == 1)
+
+
+def _fragment(words: list[str]) -> bool:
+    """A question with no verb of its own: "How many sorties?", "Which villages?", "Fired from how many ships?"."""
+    if any(w in _AUX for w in words):
+        return False
+    if words and words[0] not in _WH:
+        return True  # "Trained at which sites?"
+    if words[0] in ("who", "whom") and len(words) > 1:
+        return False  # "Who killed Hamedani?", "Who heads the group?"
+    verbs = [w for w in words[1:] if w.endswith(("ed", "ing")) or (lemma(w) != w and not w.endswith("s"))]
+    return not verbs and len(words) <= 5
+
+
+def rewrite_prompt(question: str, history: Sequence[Turn]) -> Prompt:
+    """The chat the reader is asked to rewrite in: the earlier turns, then the follow-up."""
+    lines = []
+    for turn in history:
+        lines += [f"User: {turn.question}", f"Assistant: {turn.answer}"]
+    user = "Conversation:\n" + "\n".join(lines) + f"\n\nFollow-up question: {question}\nRewritten question:"
+    return Prompt(REWRITE_SYSTEM, user, ())
+
+
+def accept(question: str, rewritten: str, history: Sequence[Turn]) -> str | None:
+    """The rewrite if it is a question that adds only words of the conversation, else None.
+
+    accept("When was he killed?", "When was Hamedani killed?", [Turn("Who killed Hamedani?", "ISIS")])
+    -> "When was Hamedani killed?"
+    """
+    text = " ".join(rewritten.strip().splitlines()[0].split()) if rewritten.strip() else ""
+    text = re.sub(r"^(?:rewritten question|question)\s*:\s*", "", text, flags=re.IGNORECASE).strip(' "“”')
+    if not text or len(text) > 4 * len(question) + 200 or text.lower() == question.lower():
+        return None
+    spoken = " ".join(f"{t.question} {t.answer}" for t in history)
+    said = set(lemmas(spoken)) | set(lemmas(question))
+    added = [w for w in lemmas(text) if w not in said]
+    if added or not numbers(text) <= numbers(spoken) | numbers(question):
+        return None
+    return text if text.endswith("?") else text.rstrip(".") + "?"
+
+
+def _clip(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_TURN_CHARS else text[:MAX_TURN_CHARS].rsplit(" ", 1)[0] + " …"

@@ -1,0 +1,344 @@
+"""Check a reader's draft against the passages it was shown: its own sentence, a quotation, or an abstention.
+
+The reader writes a sentence or two and names passages in whatever form it likes ("Passage 2:",
+"[2]", "(2)", "according to passages 1 and 3"); those names are stripped and never trusted.
+Each claim is kept only if one retrieved passage, or two together, hold every name and number
+it states and the other words it adds to the question (lemmatised, so "gave" meets "give"),
+and if it has the kind of answer asked for ("How many ...?" wants a number). The citation is
+that passage, whatever the model wrote (RAGFlow's insert_citations idea). A claim that fails
+never reaches the user. When none survives, a sentence that carries the question's own words
+strongly is quoted; otherwise the answer is the fixed abstention. Passages of different
+articles that give different figures for one quantity are reported as a disagreement.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
+
+from .chunk import split_sentences
+from .config import Config
+from .prompts import ABSTAIN
+from .text import lemmas, numbers, tokens
+from .types import Citation, Hit
+
+# How a reader points at passages: "Passage 2", "passages 1 and 3", "[2]", "(2, 3)".
+_KEYS = r"\d+(?:\s*(?:,|and|&|or)\s*\d+)*"
+_CITE = re.compile(rf"\bpassages?\s*({_KEYS})|\[\s*({_KEYS})\s*\]|\(\s*({_KEYS})\s*\)", re.IGNORECASE)
+_SAYS = r"(?:states?|says?|said|indicates?|mentions?|shows?|notes?|reports?|explains?|confirms?|suggests?)"
+# ... and how it wraps an answer in them: "According to Passage 1, ...", "Passage 3 indicates that ...",
+# "..., as stated in Passage 2.", "This information is found in Passage 3."
+_LEADS = [re.compile(p, re.IGNORECASE) for p in (
+    r"^\s*(?:according to|as (?:stated|mentioned|noted|reported) in|based on|in|from)\s+@\s*[,:]?\s*",
+    rf"^\s*@\s*(?:{_SAYS}\s*(?:that)?)?\s*[,:]?\s*",
+)]
+_TAILS = [re.compile(p, re.IGNORECASE) for p in (
+    r"[,;]?\s*(?:which|this|that|it|as)?\s*(?:is|was|are|were)?\s*(?:also\s+)?"
+    r"(?:according to|as (?:stated|mentioned|noted|reported|shown) in|(?:stated|mentioned|noted|found|given|"
+    r"reported|shown|provided) in|based on|see|in|from)\s+@\s*[.!]?\s*$",
+    r"[,;]?\s*@\s*[.!]?\s*$",
+)]
+_ABOUT_PASSAGES = re.compile(r"^(?:this|the|that|it|such)\b.{0,40}\b(?:passage|information|answer|fact)s?\b.{0,30}"
+                             r"\b(?:found|stated|mentioned|given|provided|comes?|taken|is in|are in)\b", re.IGNORECASE)
+_REFUSALS = ("do not say", "does not say", "don't say", "doesn't say", "not stated", "not mentioned",
+             "no information", "cannot answer", "can't answer", "not provided", "not specified", "does not specify",
+             "do not specify", "not given", "unknown", "does not mention", "do not mention", "not clear from",
+             "no mention", "do not provide", "does not provide", "doesn't mention", "not possible to determine")
+# Words a reader wraps answers in; they are no claim about the world.
+_META = set(lemmas("passage passages question answer article articles mention state information text according "
+                   "indicate provide specify report"))
+_WH = re.compile(r"^\s*(?:and\s+)?(who|whom|why|when|where|how (?:many|much|far|long|close|old|soon)|"
+                 r"(?:on |in |at )?what (?:year|day|date|month|time|night))\b", re.IGNORECASE)
+_QUANTITY = re.compile(r"^\s*what\s+(?:is|was|are|were)\s+the\s+(?:population|number|cost|price|age|size|height|"
+                       r"length|weight|range|distance|speed|depth|budget|value|(?:death\s+)?toll)\b", re.IGNORECASE)
+_MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
+_DAYS = "monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|yesterday|tonight|weekend|week|month|year"
+_DATE = re.compile(rf"\b(?:{_DAYS}|{_MONTHS}|\d{{4}}|days?|hours?|weeks?|months?|years?|soon|earlier|later|"
+                   rf"night|morning|evening|afternoon)\b", re.IGNORECASE)
+_CALENDAR_ASKED = re.compile(r"\b(?:date|year|month)\b", re.IGNORECASE)
+_CALENDAR = re.compile(rf"\b(?:{_MONTHS}|\d{{4}})\b", re.IGNORECASE)
+_REASON = re.compile(r"\b(?:because|since|due to|owing to|as a result|in order to|so that|to|for|in support of|"
+                     r"in response to|in retaliation|aimed at|after|following|amid|over)\b", re.IGNORECASE)
+_PLACE = re.compile(r"\b(?:in|at|near|into|outside|over|from|across|to|on)\s+(?:the\s+)?([A-Z][\w’'-]*)")
+_ROUGHLY = {"dozens", "hundreds", "thousands", "millions", "scores", "several", "few"}
+_UNITS = {"kilometres": "km", "kilometers": "km", "kilometre": "km", "kilometer": "km", "km": "km",
+          "miles": "mile", "mile": "mile", "metres": "m", "meters": "m", "percent": "%"}
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The evidence thresholds; defaults and meanings are Config's."""
+
+    missing_words: int = Config.missing_words
+    relevance: float = Config.relevance
+    quote_coverage: float = Config.quote_coverage
+    quote_dense: float = Config.quote_dense
+    confirm: float = Config.confirm
+
+    @classmethod
+    def of(cls, config: Config) -> Rules:
+        return cls(**{f.name: getattr(config, f.name) for f in fields(cls)})
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The verified outcome; `pipeline` wraps it into an Answer."""
+
+    text: str
+    citations: tuple[Citation, ...]
+    abstained: bool
+    mode: str  # generated | quoted | conflict | abstained
+
+    @property
+    def conflict(self) -> bool:
+        return self.mode == "conflict"
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved passage with its key and the words it holds."""
+
+    key: str
+    hit: Hit
+    words: frozenset[str]  # `lemmas` of its text
+    coverage: float  # IDF-weighted share of the question's words it holds
+
+    @property
+    def text(self) -> str:
+        return self.hit.chunk.readable
+
+    @property
+    def citation(self) -> Citation:
+        c = self.hit.chunk
+        return Citation(self.key, c.doc_id, c.start, c.end, c.text)
+
+
+def idf_table(chunk_words: Sequence[set[str]]) -> tuple[dict[str, float], float]:
+    """Inverse document frequency of each word over the chunks, and the value for unseen words."""
+    df: dict[str, int] = {}
+    for words in chunk_words:
+        for word in words:
+            df[word] = df.get(word, 0) + 1
+    n = max(len(chunk_words), 1)
+    return {w: math.log(1 + n / c) for w, c in df.items()}, math.log(1 + n)
+
+
+def coverage(asked: Sequence[str], held: set[str] | frozenset[str], idf: dict[str, float], default: float) -> float:
+    """IDF-weighted share of the question's words ``asked`` found in ``held`` (0..1)."""
+    total = sum(idf.get(w, default) for w in asked)
+    return sum(idf.get(w, default) for w in asked if w in held) / total if total else 0.0
+
+
+def parse(draft: str) -> tuple[str, bool]:
+    """The reader's answer without its passage names and wrapping, and whether it declines to answer.
+
+    parse("Passage 5: Gen. Hamedani was killed by ISIS extremists.") -> ("Gen. Hamedani was killed by ISIS extremists.", False)
+    parse("Most Iranians follow Shiite Islam. This is stated in Passage 1.") -> ("Most Iranians follow Shiite Islam.", False)
+    """
+    lines = [line.strip() for line in draft.strip().splitlines() if line.strip()]
+    text = re.sub(r"^(?:answer|a)\s*:\s*", "", lines[0] if lines else "", flags=re.IGNORECASE)
+    kept = [s for s in _sentences(text) if not _ABOUT_PASSAGES.match(s)]
+    marked = _CITE.sub("@", " ".join(kept))
+    for pattern in _LEADS + _TAILS:
+        marked = pattern.sub(" " if pattern in _TAILS else "", marked)
+    body = re.sub(r"\s*@\s*", " ", marked)  # marks left inside the sentence
+    body = re.sub(r"\(\s*\)|\[\s*\]", "", body)
+    body = re.sub(r"\s+([.,;:!?])", r"\1", " ".join(body.split())).strip(" ,;:").strip('"“”').strip()
+    if body and body[-1] not in ".!?\"”":
+        body += "."
+    body = body[:1].upper() + body[1:]
+    low = body.lower()
+    return body, not body or any(p in low for p in _REFUSALS)
+
+
+def kind(question: str) -> str | None:
+    """The answer type a question asks for: number | date | place | reason, or None (open)."""
+    if _QUANTITY.match(question):
+        return "number"
+    match = _WH.match(question)
+    word = match.group(1).lower() if match else ""
+    if word.startswith("how"):
+        return "date" if word.endswith("soon") else "number"
+    return {"why": "reason", "where": "place", "when": "date"}.get(word, "date" if word.startswith(("on", "in", "at", "what")) else None)
+
+
+def has_kind(question: str, text: str) -> bool:
+    """Whether ``text`` could answer the question's type (True when the type is open).
+
+    "How many ...?" needs a number the question does not hold (or "thousands"), "When ...?" a
+    time ("on Thursday", "in 2005"; a calendar word for "On what date ...?"), "Where ...?" a
+    capitalised place the question does not name, "Why ...?" a cause or purpose.
+    """
+    wanted = kind(question)
+    if wanted == "number":
+        return bool(numbers(text) - numbers(question)) or bool(_ROUGHLY & set(tokens(text)))
+    if wanted == "date":
+        return bool((_CALENDAR if _CALENDAR_ASKED.search(question) else _DATE).search(text))
+    if wanted == "reason":
+        return bool(_REASON.search(text))
+    if wanted == "place":
+        asked = set(lemmas(question))
+        return any(not set(lemmas(m.group(1))) <= asked for m in _PLACE.finditer(text))
+    return True
+
+
+def names(text: str) -> list[str]:
+    """The capitalised words and acronyms ``text`` states, as `lemmas` ("the ISIS extremists" -> ["isi"])."""
+    return lemmas(" ".join(w for w in re.findall(r"[\w’'-]+", text) if w[:1].isupper() or w[:1].isdigit()))
+
+
+def _held(name: str, words: frozenset[str] | set[str]) -> bool:
+    """A name is held as a word, or as the start of one ("iran" in "iranian"), or an acronym of a run."""
+    return any(w.startswith(name) or (name.startswith(w) and len(w) > 2) for w in words)
+
+
+def mentions(text: str) -> set[str]:
+    """What ``text`` names: its `lemmas` and the initials of its capitalised runs ("NATO" meets the name spelled out)."""
+    found = set(lemmas(text))
+    run: list[str] = []
+    for word in re.findall(r"[\w’'-]+", text) + [""]:
+        if word[:1].isupper():
+            run.append(word[0].lower())
+            continue
+        found |= {"".join(run[i:j]) for i in range(len(run)) for j in range(i + 2, len(run) + 1)}
+        run = []
+    return found
+
+
+def backing(claim: str, question: str, passages: Sequence[Passage], missing: int) -> tuple[Passage, ...]:
+    """The passage, or pair of passages, that holds the claim; () if none does.
+
+    Every number and every name of the claim must be held; of its other words beyond the
+    question's, at most ``missing`` may be absent.
+    """
+    asked = set(lemmas(question)) | _META
+    new = [w for w in dict.fromkeys(lemmas(claim)) if w not in asked]
+    proper = set(names(claim)) - set(names(question)) - _META
+    stated = numbers(claim)
+
+    def holds(group: tuple[Passage, ...]) -> tuple[bool, int]:
+        words = frozenset().union(*(mentions(p.text) for p in group))
+        nums = set().union(*(numbers(p.text) for p in group))
+        lost = sum(w not in words for w in new if w not in proper)
+        ok = stated <= nums and all(_held(n, words) for n in proper) and lost <= missing
+        return ok, lost
+
+    singles = sorted(((holds((p,)), p) for p in passages), key=lambda s: (not s[0][0], s[0][1], -s[1].coverage))
+    if singles and singles[0][0][0]:
+        return (singles[0][1],)
+    for i, one in enumerate(passages):
+        for other in passages[i + 1:]:
+            if holds((one, other))[0]:
+                return one, other
+    return ()
+
+
+def names_held(question: str, text: str) -> bool:
+    """Whether ``text`` holds every name the question gives ("crashed in Iraq" is not answered by "in Iran")."""
+    held = mentions(text)
+    return all(_held(name, held) for name in names(" ".join(re.findall(r"[\w’'-]+", question)[1:])))
+
+
+def _sentences(text: str) -> list[str]:
+    return [text[s:e] for s, e in split_sentences(text)] or ([text] if text.strip() else [])
+
+
+def best_sentence(passage: Passage, wanted: Sequence[str], question: str = "") -> str:
+    """The sentence of a passage that holds most of ``wanted`` (lemmas); the answer type breaks ties."""
+    return max(_sentences(passage.text), key=lambda s: (len(set(wanted) & set(lemmas(s))),
+                                                        has_kind(question, s) if question else 0, len(s)))
+
+
+def quoted(passage: Passage, sentence: str) -> Verdict:
+    """A sentence of ``passage`` quoted and cited: '“Pentagon spokesman Peter Cook said ...” [1]'."""
+    body = sentence.strip().strip('“”"')
+    return Verdict(f"“{body}” [{passage.key}]", (passage.citation,), False, "quoted")
+
+
+Confirm = Callable[[str], float]  # the reader's own P(yes) that its draft answers the question
+
+
+def verify(question: str, draft: str, hits: Sequence[Hit], idf: dict[str, float], default_idf: float,
+           rules: Rules = Rules(), more: Sequence[Hit] = (), confirm: Confirm | None = None) -> Verdict:
+    """Decide what the user sees for ``draft`` over ``hits`` (keys 1..k).
+
+    ``more`` are further retrieved passages, searched only for a figure that disagrees with the
+    answer's (cited with key k+1). ``confirm``, if given, is asked about a draft that passed
+    every check and must say yes with at least ``rules.confirm``.
+    """
+    asked = list(dict.fromkeys(lemmas(question)))
+
+    def passage(key: str, hit: Hit) -> Passage:
+        words = frozenset(lemmas(hit.chunk.readable))
+        return Passage(key, hit, words, coverage(asked, words, idf, default_idf))
+
+    passages = [passage(str(i), hit) for i, hit in enumerate(hits, 1)]
+    near = [p for p in passages if p.hit.dense >= rules.relevance]
+    text, declined = parse(draft) if draft else ("", True)
+    kept: list[tuple[str, tuple[Passage, ...]]] = []
+    if not declined:
+        for claim in _sentences(text)[:2]:
+            group = backing(claim, question, near, rules.missing_words)
+            if group and has_kind(question, claim) and names_held(question, " ".join(p.text for p in group) + " " + claim):
+                kept.append((claim, group))
+    if kept and confirm is not None and rules.confirm > 0 and confirm(draft) < rules.confirm:
+        kept = []
+    if kept:
+        primary = kept[0][1][0]
+    else:
+        strong = [p for p in passages if p.hit.dense >= rules.quote_dense and p.coverage >= rules.quote_coverage
+                  and has_kind(question, best_sentence(p, asked, question))
+                  and names_held(question, best_sentence(p, asked, question))]
+        if not strong:
+            return Verdict(ABSTAIN, (), True, "abstained")
+        primary = max(strong, key=lambda p: (p.coverage + p.hit.dense, -int(p.key)))
+
+    if kind(question) == "number":  # only quantities can disagree
+        further = [passage(str(len(hits) + 1), hit) for hit in more]
+        pair = _disagreement(primary, passages, further, rules)
+        if pair:
+            one, other = pair
+            return Verdict(f"The sources differ: one article says “{best_sentence(one, asked, question)}” [{one.key}], "
+                           f"while another says “{best_sentence(other, asked, question)}” [{other.key}].",
+                           (one.citation, other.citation), False, "conflict")
+    if not kept:
+        return quoted(primary, best_sentence(primary, asked, question))
+    parts, cited = [], {}
+    for claim, group in kept:
+        body = claim.rstrip(".!?;: ")
+        parts.append(f"{body} {''.join(f'[{p.key}]' for p in group)}.")
+        for p in group:
+            cited.setdefault(p.key, p.citation)
+    return Verdict(" ".join(parts), tuple(cited.values()), False, "generated")
+
+
+def _quantities(text: str) -> dict[str, set[str]]:
+    """Numbers keyed by the unit after them: "10 kilometres (six miles)" -> {"km": {"10"}, "mile": {"6"}}."""
+    found: dict[str, set[str]] = {}
+    words = tokens(text)
+    for word, unit in zip(words, words[1:]):
+        if unit in _UNITS and numbers(word):
+            found.setdefault(_UNITS[unit], set()).update(numbers(word))
+    return found
+
+
+def _disagreement(primary: Passage, shown: Sequence[Passage], further: Sequence[Passage],
+                  rules: Rules) -> tuple[Passage, Passage] | None:
+    """Two passages of different articles, both about the question, giving different figures in one unit."""
+
+    def about(p: Passage) -> bool:
+        return p.hit.dense >= rules.quote_dense or p.coverage >= rules.quote_coverage
+
+    ones = sorted((p for p in shown if about(p)), key=lambda p: p is not primary)
+    for i, one in enumerate(ones):
+        mine = _quantities(one.text)
+        for other in ones[i + 1:] + [p for p in further if about(p)]:
+            if other.hit.chunk.doc_id == one.hit.chunk.doc_id:
+                continue
+            theirs = _quantities(other.text)
+            shared = set(mine) & set(theirs)
+            if shared and all(mine[u].isdisjoint(theirs[u]) for u in shared):
+                return one, other
+    return None

@@ -1,0 +1,127 @@
+"""Verification: a reader's supported sentence is shown with our key, anything else is quoted or abstained."""
+
+import pytest
+
+from rag.prompts import ABSTAIN
+from rag.text import lemmas
+from rag.types import Chunk, Hit
+from rag.verify import Rules, has_kind, idf_table, kind, parse, verify
+
+KILLED = "Gen. Hossein Hamedani, a commander in the Iranian Revolutionary Guards, was killed by ISIS extremists."
+MISSILES = "US officials said they believed four Russian cruise missiles bound for Syria had crashed en route in Iran."
+THURSDAY = "The Guards said General Hamedani was killed on Thursday night."
+FAR_10 = "The jihadists are now just over 10 kilometres (six miles) from the northern edges of Aleppo."
+FAR_2 = "Islamic State are now within 2 km (1 mile) of government-held territory on Aleppo’s northern edge."
+FILLER = ["Iran is majority Shiite.", "The Pentagon paused its programme.", "Moscow denied the claim."]
+
+
+def hit(doc, text, dense=0.7, start=0):
+    return Hit(Chunk(f"{doc}:{start}", doc, text, start, start + len(text), text), 0.1, dense, 1.0)
+
+
+HITS = [hit("a", KILLED, 0.75), hit("b", MISSILES, 0.6, 500), hit("d", THURSDAY, 0.5, 700)] + \
+    [hit("c", t, 0.1, 900 + i) for i, t in enumerate(FILLER)]
+
+
+def run(question, draft, hits=HITS, judge=None, **rules):
+    idf, default = idf_table([set(lemmas(h.chunk.text)) for h in hits])
+    return verify(question, draft, hits, idf, default, Rules(**rules), confirm=judge)
+
+
+@pytest.mark.parametrize("draft, claim", [
+    ("Passage 5: Hamedani was killed by ISIS extremists.", "Hamedani was killed by ISIS extremists."),
+    ("Hamedani was killed by ISIS extremists (Passage 1).", "Hamedani was killed by ISIS extremists."),
+    ("According to passages 1 and 3, Hamedani was killed by ISIS.", "Hamedani was killed by ISIS."),
+    ("Hamedani was killed by ISIS [2]. This information is found in Passage 2.", "Hamedani was killed by ISIS."),
+    ("Passage 3 indicates that the missiles crashed in Iran [3].", "The missiles crashed in Iran."),
+    ("The capital of France is Paris, which is mentioned in Passage 1.", "The capital of France is Paris."),
+    ("Answer: ISIS extremists (2)", "ISIS extremists."),
+])
+def test_the_readers_passage_names_and_wrapping_are_stripped(draft, claim):
+    assert parse(draft) == (claim, False)
+
+
+@pytest.mark.parametrize("draft", ["[2]", "The passages do not mention his age.", "Not stated in the passages.", ""])
+def test_a_draft_that_declines_or_says_nothing_is_no_claim(draft):
+    assert parse(draft)[1]
+
+
+def test_a_supported_sentence_is_the_readers_own_cited_with_our_key():
+    v = run("Who killed Hamedani?", "Passage 4: Hamedani was killed by ISIS extremists [7].")
+    assert v.mode == "generated" and not v.abstained
+    assert v.text == "Hamedani was killed by ISIS extremists [1]." and [c.key for c in v.citations] == ["1"]
+    assert v.citations[0].text == KILLED
+
+
+def test_the_citation_goes_to_the_passage_that_holds_the_claim_whatever_the_reader_named():
+    v = run("Where did the missiles crash?", "The missiles crashed in Iran (Passage 1).")
+    assert v.mode == "generated" and [(c.key, c.doc_id) for c in v.citations] == [("2", "b")]
+
+
+def test_an_irregular_verb_form_is_the_same_word():
+    v = run("Who killed Hamedani?", "ISIS extremists struck and killed Hamedani, a commander in the Guards.",
+            missing_words=0)
+    assert v.mode != "generated"  # "struck" is in no passage
+    hits = [hit("a", "The rebels gave up the town to ISIS extremists.", 0.7)]
+    assert run("Who did the rebels give the town to?", "The rebels gave the town up to ISIS extremists.", hits,
+               missing_words=0).mode == "generated"
+
+
+@pytest.mark.parametrize("draft", [
+    "Hamedani was killed by 300 ISIS fighters.",  # a number no passage holds
+    "Hamedani was killed by Hezbollah extremists.",  # a name no passage holds
+    "The capital of France is Paris.",
+])
+def test_a_claim_with_a_name_or_number_no_passage_holds_never_reaches_the_user(draft):
+    v = run("Who killed Hamedani?" if "Hamedani" in draft else "What is the capital of France?", draft)
+    assert v.mode != "generated"
+    assert not any(word in v.text for word in ("300", "Hezbollah", "Paris"))
+
+
+def test_a_claim_without_the_kind_of_answer_asked_for_is_not_shown():
+    v = run("When was Hamedani killed?", "Hamedani was killed by ISIS extremists.")
+    assert v.mode != "generated"
+    assert run("When was Hamedani killed?", "Hamedani was killed on Thursday night.").mode == "generated"
+
+
+def test_a_claim_about_another_place_than_the_question_names_is_not_shown():
+    v = run("How many Russian cruise missiles crashed in Iraq?", "Four Russian cruise missiles crashed.")
+    assert v.mode != "generated" and "Iraq" not in v.text
+
+
+def test_when_the_reader_fails_a_strong_passage_is_quoted():
+    v = run("Who killed Hamedani, the commander in the Iranian Revolutionary Guards?", "He died of a heart attack.")
+    assert v.mode == "quoted" and v.citations[0].text == KILLED and "heart" not in v.text
+    assert v.text == f"“{KILLED}” [1]"
+
+
+def test_with_weak_evidence_the_answer_is_the_abstention():
+    v = run("Who was Hamedani's doctor?", "Dr. Ali Reza treated him.")
+    assert v.abstained and v.text == ABSTAIN and not v.citations
+    far = [hit("a", "Russian jets carried out air strikes on areas in western Syria on Saturday.", 0.05)]
+    v = run("Which Russian jets?", "Russian jets carried out air strikes.", far)  # every word held, nothing near
+    assert v.abstained
+
+
+def test_the_readers_own_doubt_rejects_a_claim_when_asked():
+    draft = "Hamedani was killed by ISIS extremists."
+    assert run("Who killed Hamedani?", draft, judge=lambda d: 0.2, confirm=0.5).mode != "generated"
+    assert run("Who killed Hamedani?", draft, judge=lambda d: 0.9, confirm=0.5).mode == "generated"
+
+
+def test_disagreeing_figures_from_two_articles_are_both_cited():
+    hits = [hit("a", FAR_10, 0.6), hit("b", FAR_2, 0.6, 900)]
+    v = run("How far is Islamic State from Aleppo's northern edge?", "Within 2 km.", hits)
+    assert v.mode == "conflict" and {c.doc_id for c in v.citations} == {"a", "b"}
+    assert "differ" in v.text and "10 kilometres" in v.text and "2 km" in v.text
+
+
+@pytest.mark.parametrize("question, answer, other", [
+    ("How many missiles crashed?", "four missiles", "the missiles"),
+    ("When was he killed?", "on Thursday night", "in Aleppo"),
+    ("On what date was the excerpt released?", "on 9 October 2015", "on Friday"),
+    ("Where did the missiles crash?", "they crashed in Iran", "they crashed"),
+    ("Why did the army attack?", "because the strikes weakened IS", "the army attacked"),
+])
+def test_answer_types(question, answer, other):
+    assert kind(question) and has_kind(question, answer) and not has_kind(question, other)
