@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from rag.figures import figure, percentile
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"  # scratch: corpora, indexes, vectors (git-ignored)
 RESULTS = ROOT / "bench" / "results.json"
@@ -47,12 +49,6 @@ def log(message: str) -> None:
 
 
 # -- timing ------------------------------------------------------------------------------------
-
-def percentile(values: Iterable[float], q: float) -> float:
-    """Linear-interpolated percentile; [1, 2, 3, 4] at 50 -> 2.5."""
-    data = np.asarray(list(values), dtype=np.float64)
-    return float(np.percentile(data, q)) if data.size else float("nan")
-
 
 def median(values: Iterable[float]) -> float:
     return percentile(values, 50)
@@ -93,7 +89,7 @@ class Results:
     def add(self, name: str, value: Any, unit: str = "", target: tuple[str, float] | None = None, note: str = "") -> Any:
         """Record one figure; ``target`` is ("<=", 20.0) or (">=", 0.95)."""
         self.values[name] = _round(value)
-        text = f"{name:<44} {_fmt(value)} {unit}".rstrip()
+        text = f"{name:<44} {figure(value)} {unit}".rstrip()
         if target is not None:
             op, limit = target
             met = bool(value <= limit) if op == "<=" else bool(value >= limit)
@@ -116,7 +112,7 @@ class Results:
         self.values[f"{name}.rag"] = _round(project)
         self.values[f"{name}.baseline"] = _round(baseline)
         self.add(f"{name}.ratio", ratio, "", (">=", target) if target is not None else None,
-                 f"rag {_fmt(project)} {unit} vs {baseline_name} {_fmt(baseline)} {unit}")
+                 f"rag {figure(project)} {unit} vs {baseline_name} {figure(baseline)} {unit}")
         return ratio
 
     def section(self, title: str) -> None:
@@ -131,14 +127,6 @@ def _round(value: Any) -> Any:
     if isinstance(value, np.integer):
         return int(value)
     return value
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, (float, np.floating)):
-        return f"{value:,.3f}" if abs(value) < 10 else f"{value:,.1f}"
-    if isinstance(value, (int, np.integer)):
-        return f"{value:,}"
-    return str(value)
 
 
 def save(results: Results, path: Path, meta: dict[str, Any], merge: bool, label: str = "") -> None:
