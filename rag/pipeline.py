@@ -70,8 +70,7 @@ class RAG:
         return cls.open(config=config, embedder=embedder, generator=generator)
 
     def _use(self, store: Store) -> None:
-        retriever = Retriever(store, self.embedder, self.config.candidates, self.config.rrf_k, self.config.dense_weight,
-                              self.config.faiss_threads)
+        retriever = Retriever(store, self.embedder, self.config)
         titles = {doc_id: info.get("title", "") for doc_id, info in store.manifest.documents.items()}
         self.rules = Thresholds.of(self.config)
         words = [tokens(c.readable) for c in store.chunks]  # split once, for both
