@@ -20,6 +20,7 @@ from .types import Document
 log = logging.getLogger(__name__)
 
 SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
+MARKUP_SUFFIXES = (".html", ".htm")  # files whose spans may hold tags and entities
 
 _BOILERPLATE = re.compile(
     r"^(share|share this|advertisement|listen live|get short url|community standards\w*|discussion|"
@@ -83,7 +84,7 @@ def parse_document(doc_id: str, path: str, data: bytes) -> Document:
     if text.startswith("\ufeff"):
         text = " " + text[1:]  # keep offsets: the BOM becomes one space
     suffix = Path(path).suffix.lower()
-    markup = suffix in (".html", ".htm")
+    markup = is_markup(path)
     page_title = ""
     if markup:
         lines, page_title = html_lines(text)
@@ -94,6 +95,11 @@ def parse_document(doc_id: str, path: str, data: bytes) -> Document:
     if not blocks:
         raise SkippedFile(f"Skipped {path}: no readable text in it.")
     return Document(doc_id, path, text, title, hashlib.sha256(data).hexdigest(), tuple(blocks), markup)
+
+
+def is_markup(path: str | Path) -> bool:
+    """True for a file whose text is HTML, so that its spans may hold tags: "a/page.HTM" -> True."""
+    return Path(path).suffix.lower() in MARKUP_SUFFIXES
 
 
 def text_lines(text: str, markdown: bool = False) -> list[tuple[int, int]]:

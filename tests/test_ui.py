@@ -51,8 +51,25 @@ def test_context_marks_the_cited_span_of_plain_and_html_sources():
 
     raw = '<p>Killed by <b>ISIS</b> &amp; <img src=x onerror="window.__pwned=1">co.</p>'
     html_chunk = Chunk("h:0-80", "h", raw, 0, len(raw), "Killed by ISIS & co.")
-    out = render.context_html(Citation("1", "h", 0, len(raw), raw), [html_chunk])
+    out = render.context_html(Citation("1", "h", 0, len(raw), raw), [html_chunk], markup=True)
     assert out == "<p><mark>Killed by ISIS &amp; co.</mark></p>"  # tags dropped, entity shown once escaped
+
+
+def test_the_document_kind_decides_whether_tags_are_markup(corpus, tmp_path, fake_embedder):
+    (corpus / "zebra.html").write_text("<p>The zebra parade was held in <b>Lisbon</b> on Sunday &amp; Monday.</p>",
+                                       encoding="utf-8")
+    (corpus / "okapi.txt").write_text("The okapi parade was held in <b>Porto</b> on Sunday &amp; Monday.\n",
+                                      encoding="utf-8")
+    rag = RAG.build(corpus, tmp_path / "index", embedder=fake_embedder)
+    assert rag.is_markup("zebra") and not rag.is_markup("okapi") and not rag.is_markup("no-such-document")
+    shown = {}
+    for doc_id in ("zebra", "okapi"):
+        chunk = next(h.chunk for h in rag.retrieve(f"Where was the {doc_id} parade held?") if h.chunk.doc_id == doc_id)
+        citation = Citation("1", doc_id, chunk.start, chunk.end, chunk.text)
+        answer = Answer("Where?", "It was there [1].", False, (citation,), (Hit(chunk, 0.5),))
+        shown[doc_id] = render.answer_html(answer, rag.context, rag.documents(), 0, markup=rag.is_markup)
+    assert "<mark>The zebra parade was held in Lisbon on Sunday &amp; Monday.</mark>" in shown["zebra"]
+    assert "held in &lt;b&gt;Porto&lt;/b&gt; on Sunday &amp;amp; Monday.</mark>" in shown["okapi"]
 
 
 def test_sources_list_passages_best_first_with_scores_and_escape_them():
@@ -122,6 +139,17 @@ def test_chat_streams_a_provisional_draft_then_the_verified_answer(fake_rag):
     # A follow-up keeps the first turn and gives its citations ids of their own.
     *_, (chat2, _, turns2) = page.answer("Where did the Russian missiles crash?", turns, 3, None)
     assert len(turns2) == 2 and turns2[0] == turns[0] and "src-1-" in chat2
+
+
+def test_a_citation_of_an_html_article_shows_its_text_not_its_tags(corpus, tmp_path, fake_embedder):
+    article = corpus / "000_9b77c177f7e2b0b1.txt"
+    paragraphs = article.read_text(encoding="utf-8").replace("killed by ISIS", "killed by <b>ISIS</b>").split("\n\n")
+    article.with_suffix(".html").write_text("".join(f"<p>{p}</p>\n" for p in paragraphs), encoding="utf-8")
+    article.unlink()
+    generator = EchoGenerator("Hamedani was killed by ISIS extremists [1].")
+    rag = RAG.build(corpus, tmp_path / "index", embedder=fake_embedder, generator=generator)
+    *_, (chat, _, _) = ChatPage(rag).answer("Who killed Hamedani?", [], 5, None)
+    assert re.search(r"<mark>[^<]*killed by ISIS extremists", chat) and "&lt;b&gt;" not in chat
 
 
 def test_chat_shows_library_errors_as_a_sentence(fake_rag):

@@ -85,7 +85,8 @@ class ChatPage:
         else:
             assert final is not None  # RAG.stream always ends with the Answer
             titles = self.rag.documents()
-            body = render.answer_html(final, self.rag.context, titles, turn, llm or self.rag.config.llm)
+            body = render.answer_html(final, self.rag.context, titles, turn, llm or self.rag.config.llm,
+                                      self.rag.is_markup)
             sources = render.sources_html(final, titles)
         turns = turns + [render.turn_html(question, body)]
         yield render.chat_html(turns), sources, turns
