@@ -11,7 +11,6 @@ import hashlib
 import html
 import logging
 import re
-from collections.abc import Iterable, Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -44,16 +43,6 @@ def iter_paths(docs_dir: str | Path) -> list[Path]:
     """The indexable files under ``docs_dir``, sorted so document order is stable."""
     root = Path(docs_dir)
     return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES and not p.name.startswith("."))
-
-
-def load_documents(paths: Iterable[Path], max_bytes: int) -> Iterator[Document | SkippedFile]:
-    """Yield a Document per readable file and a SkippedFile (not raised) per unusable one."""
-    for path in paths:
-        try:
-            yield load_document(path, max_bytes)
-        except SkippedFile as skipped:
-            log.warning("%s", skipped)
-            yield skipped
 
 
 def read_bytes(path: Path, max_bytes: int) -> bytes:
