@@ -119,6 +119,12 @@ class Results:
         self.lines.append(f"\n== {title}")
         print(f"\n== {title}", flush=True)
 
+    def skip(self, missing: Missing) -> None:
+        """Say that the rest of the current benchmark did not run, and why."""
+        text = f"skipped the rest of this benchmark: {missing}"
+        self.lines.append(text)
+        print(text, flush=True)
+
 
 def _round(value: Any) -> Any:
     if isinstance(value, (float, np.floating)):
@@ -221,20 +227,19 @@ def run_measured(cmd: list[str], timeout: float = 3600, cwd: Path = ROOT) -> Run
 
 # -- corpora ------------------------------------------------------------------------------------------
 
-def ensure_pydocs() -> None:
-    """Debian's Python 3.11 HTML documentation: a real corpus nobody here wrote."""
-    if PYDOCS.is_dir():
-        return
-    log(f"{PYDOCS} is missing; installing {PYDOCS_PACKAGE} with apt-get")
-    env = {**ENV, "DEBIAN_FRONTEND": "noninteractive"}
-    if subprocess.run(["apt-get", "install", "-y", "-qq", PYDOCS_PACKAGE], env=env).returncode != 0:
-        subprocess.run(["apt-get", "update", "-qq"], env=env, check=True)
-        subprocess.run(["apt-get", "install", "-y", "-qq", PYDOCS_PACKAGE], env=env, check=True)
+class Missing(Exception):  # noqa: N818 - a part of a benchmark that cannot run here, not a failure
+    """Something a benchmark needs is not on this machine; the message says what, in one sentence."""
+
+
+def require_pydocs() -> None:
+    """Debian's Python 3.11 HTML documentation, a real corpus nobody here wrote; Missing if it is not installed."""
+    if not PYDOCS.is_dir():
+        raise Missing(f"the Python documentation ({PYDOCS}) is not installed; the Debian package {PYDOCS_PACKAGE} has it")
 
 
 def pydocs_sample(quick: bool) -> list[Path]:
     """A fixed, spread-out sample of the documentation pages (see PYDOCS_STRIDE)."""
-    ensure_pydocs()
+    require_pydocs()
     pages = sorted(p for p in PYDOCS.rglob("*.html") if p.stat().st_size <= PYDOCS_MAX_BYTES)
     sample = pages[::PYDOCS_STRIDE]
     return sorted(sample, key=lambda p: p.stat().st_size)[:QUICK_PAGES] if quick else sample
@@ -334,5 +339,5 @@ class Context:
         config = self.config.with_values({"docs_dir": str(docs), "index_dir": str(index)})
         report = build_index(config, self.embedder)
         if report.written:
-            log(f"built {index.relative_to(ROOT)}: {report.documents} documents, {report.chunks} passages")
+            log(f"built {index}: {report.documents} documents, {report.chunks} passages")
         return index
