@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -14,7 +13,7 @@ import pytest
 
 from rag import ABSTAIN, RAG, Answer, Chunk, Citation, Config, ConfigError, Hit
 
-from .conftest import ROOT, EchoGenerator
+from .conftest import KNOWN_ANSWERS, ROOT, EchoGenerator, article, free_port, is_span, names_one_of
 
 gr = pytest.importorskip("gradio")
 from gradio_client import Client  # noqa: E402
@@ -24,12 +23,6 @@ from ui.app import ChatPage, build_app, launch, open_rag, parse_auth  # noqa: E4
 
 EVIL = '<script>window.__pwned=1</script> <img src=x onerror="window.__pwned=1"> [click](javascript:window.__pwned=1)'
 IS = re.compile(r"\bIS\b|ISIS|ISIL|Islamic State|Daesh", re.I)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # -- rendering ---------------------------------------------------------------------------------
@@ -265,8 +258,7 @@ def test_api_answers_with_a_verified_citation(real_url):
     assert IS.search(data["answer"]), data["answer"]
     assert any(re.search(r"killed by (ISIS|IS|ISIL|Islamic State)", c["text"]) for c in data["citations"]), data
     for c in data["citations"]:
-        source = (ROOT / "data" / "articles" / f"{c['doc_id']}.txt").read_text(encoding="utf-8")
-        assert source[c["start"]:c["end"]] == c["text"]
+        assert is_span(article(c["doc_id"]), c), c
 
 
 @pytest.mark.slow
@@ -283,28 +275,16 @@ def test_the_chat_can_switch_to_the_other_packaged_model(real_rag):
     assert sources.count('<li class="passage') == 3
 
 
-CONCURRENT = {  # question -> what its answer must say (None: abstain); Hamedani has its own test above
-    "Who is John Kerry's Russian counterpart?": re.compile(r"Lavrov"),
-    "Which Russian defense minister told Putin that all 26 missiles hit their targets?": re.compile(r"Shoigu"),
-    "On which day did the missiles land in Iran, according to the US official?": re.compile(r"Wednesday"),
-    "From which sea was the warship that fired the cruise missiles operating?": re.compile(r"Caspian"),
-    "How many sorties did Russian aircraft fly in the last 24 hours?": re.compile(r"\b88\b"),
-    "How many Islamic State targets did the Russian air strikes hit, according to the headline?": re.compile(r"\b55\b"),
-    "What is the capital of France?": None,
-    "Who won the 2018 FIFA World Cup?": None,
-}
-
-
 @pytest.mark.slow
 def test_concurrent_users_each_get_the_answer_to_their_own_question(real_url):
-    questions = list(CONCURRENT)
+    questions = list(KNOWN_ANSWERS)  # each with its own user, all at once; Hamedani has its own test above
     with ThreadPoolExecutor(len(questions)) as pool:
         results = list(pool.map(lambda q: ask(real_url, q), questions))
     for question, data in zip(questions, results, strict=True):
-        expected = CONCURRENT[question]
+        aliases = KNOWN_ANSWERS[question]
         assert data["question"] == question
-        if expected is None:
+        if aliases is None:
             assert data["abstained"], data
         else:
-            assert not data["abstained"] and data["citations"] and expected.search(data["answer"]), data
+            assert not data["abstained"] and data["citations"] and names_one_of(data["answer"], aliases), data
 
