@@ -7,10 +7,13 @@ Also the questions whose answers over the five articles are known, and the check
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -57,6 +60,17 @@ def is_span(source: str, span: Any) -> bool:
 def article(doc_id: str, folder: Path = ARTICLES) -> str:
     """The text of one of the articles (a .txt file named by its doc_id)."""
     return (folder / f"{doc_id}.txt").read_text(encoding="utf-8")
+
+
+HEAVY = ("torch", "llama_cpp", "sentence_transformers", "gradio", "faiss")  # never loaded by an import alone
+
+
+def heavy_after(module: str, heavy: Sequence[str] = HEAVY) -> list[str]:
+    """The ``heavy`` libraries a fresh interpreter has loaded after ``import module`` (from the project root)."""
+    code = f"import json, sys, {module}; print(json.dumps(sorted(set({list(heavy)!r}) & set(sys.modules))))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def free_port() -> int:

@@ -5,7 +5,6 @@ No real timings are asserted here: benchmarks live in bench/ (`make bench-quick`
 
 import json
 import re
-import subprocess
 import sys
 import time
 from types import SimpleNamespace
@@ -17,15 +16,11 @@ from bench import bench_coldstart, bench_retrieve, bench_scale, common, run
 from bench.common import Context, Missing, Results, interleaved, save
 from bench.scale_index import StandInEmbedder
 
-from .conftest import ROOT, HashEmbedder
+from .conftest import HashEmbedder, heavy_after
 
 
 def test_importing_the_benchmarks_loads_no_model():
-    code = ("import sys, bench.run; heavy = {'torch', 'llama_cpp', 'sentence_transformers', 'faiss'} & set(sys.modules); "
-            "print(sorted(heavy))")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip().splitlines()[-1] == "[]"
+    assert heavy_after("bench.run", ["torch", "llama_cpp", "sentence_transformers", "faiss"]) == []
 
 
 class Clock:

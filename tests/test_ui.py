@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -13,7 +11,7 @@ import pytest
 
 from rag import ABSTAIN, RAG, Answer, Chunk, Citation, Config, ConfigError, Hit
 
-from .conftest import KNOWN_ANSWERS, ROOT, EchoGenerator, article, free_port, is_span, names_one_of
+from .conftest import KNOWN_ANSWERS, EchoGenerator, article, free_port, heavy_after, is_span, names_one_of
 
 gr = pytest.importorskip("gradio")
 from gradio_client import Client  # noqa: E402
@@ -104,11 +102,7 @@ def test_bad_auth_is_refused_before_anything_loads(tmp_path):
 
 
 def test_importing_the_app_loads_no_model():
-    code = ("import sys, ui.app; heavy = {'torch', 'llama_cpp', 'sentence_transformers'} & set(sys.modules); "
-            "print(sorted(heavy))")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip().splitlines()[-1] == "[]"
+    assert heavy_after("ui.app", ["torch", "llama_cpp", "sentence_transformers"]) == []
 
 
 # -- the handlers, with fakes ---------------------------------------------------------------------
