@@ -14,11 +14,11 @@ def run(ctx: Context) -> None:
     r = ctx.results
     r.section("2. retrieval latency")
     gold = gold_questions(5 if ctx.quick else None)
-    corpora = [("seed", ctx.seed_index(), gold), ("docs", ctx.docs_index(), PYDOCS_QUESTIONS[: 5 if ctx.quick else None] + gold)]
     rounds = 1 if ctx.quick else 2
-    for name, index, questions in corpora:
-        _corpus(ctx, name, index, questions, rounds, target=20.0 if name == "docs" else None)
-    _threads(ctx, corpora[1][1], corpora[1][2])
+    _corpus(ctx, "seed", ctx.seed_index(), gold, rounds, target=None)
+    docs, questions = ctx.docs_index(), PYDOCS_QUESTIONS[: 5 if ctx.quick else None] + gold
+    _corpus(ctx, "docs", docs, questions, rounds, target=20.0)
+    _threads(ctx, docs, questions)
 
 
 def _corpus(ctx: Context, name: str, index, questions: list[str], rounds: int, target: float | None) -> None:

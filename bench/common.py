@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from rag.figures import figure, percentile
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"  # scratch: corpora, indexes, vectors (git-ignored)
 RESULTS = ROOT / "bench" / "results.json"
@@ -47,12 +49,6 @@ def log(message: str) -> None:
 
 
 # -- timing ------------------------------------------------------------------------------------
-
-def percentile(values: Iterable[float], q: float) -> float:
-    """Linear-interpolated percentile; [1, 2, 3, 4] at 50 -> 2.5."""
-    data = np.asarray(list(values), dtype=np.float64)
-    return float(np.percentile(data, q)) if data.size else float("nan")
-
 
 def median(values: Iterable[float]) -> float:
     return percentile(values, 50)
@@ -93,7 +89,7 @@ class Results:
     def add(self, name: str, value: Any, unit: str = "", target: tuple[str, float] | None = None, note: str = "") -> Any:
         """Record one figure; ``target`` is ("<=", 20.0) or (">=", 0.95)."""
         self.values[name] = _round(value)
-        text = f"{name:<44} {_fmt(value)} {unit}".rstrip()
+        text = f"{name:<44} {figure(value)} {unit}".rstrip()
         if target is not None:
             op, limit = target
             met = bool(value <= limit) if op == "<=" else bool(value >= limit)
@@ -116,12 +112,18 @@ class Results:
         self.values[f"{name}.rag"] = _round(project)
         self.values[f"{name}.baseline"] = _round(baseline)
         self.add(f"{name}.ratio", ratio, "", (">=", target) if target is not None else None,
-                 f"rag {_fmt(project)} {unit} vs {baseline_name} {_fmt(baseline)} {unit}")
+                 f"rag {figure(project)} {unit} vs {baseline_name} {figure(baseline)} {unit}")
         return ratio
 
     def section(self, title: str) -> None:
         self.lines.append(f"\n== {title}")
         print(f"\n== {title}", flush=True)
+
+    def skip(self, missing: Missing) -> None:
+        """Say that the rest of the current benchmark did not run, and why."""
+        text = f"skipped the rest of this benchmark: {missing}"
+        self.lines.append(text)
+        print(text, flush=True)
 
 
 def _round(value: Any) -> Any:
@@ -131,14 +133,6 @@ def _round(value: Any) -> Any:
     if isinstance(value, np.integer):
         return int(value)
     return value
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, (float, np.floating)):
-        return f"{value:,.3f}" if abs(value) < 10 else f"{value:,.1f}"
-    if isinstance(value, (int, np.integer)):
-        return f"{value:,}"
-    return str(value)
 
 
 def save(results: Results, path: Path, meta: dict[str, Any], merge: bool, label: str = "") -> None:
@@ -233,20 +227,19 @@ def run_measured(cmd: list[str], timeout: float = 3600, cwd: Path = ROOT) -> Run
 
 # -- corpora ------------------------------------------------------------------------------------------
 
-def ensure_pydocs() -> None:
-    """Debian's Python 3.11 HTML documentation: a real corpus nobody here wrote."""
-    if PYDOCS.is_dir():
-        return
-    log(f"{PYDOCS} is missing; installing {PYDOCS_PACKAGE} with apt-get")
-    env = {**ENV, "DEBIAN_FRONTEND": "noninteractive"}
-    if subprocess.run(["apt-get", "install", "-y", "-qq", PYDOCS_PACKAGE], env=env).returncode != 0:
-        subprocess.run(["apt-get", "update", "-qq"], env=env, check=True)
-        subprocess.run(["apt-get", "install", "-y", "-qq", PYDOCS_PACKAGE], env=env, check=True)
+class Missing(Exception):  # noqa: N818 - a part of a benchmark that cannot run here, not a failure
+    """Something a benchmark needs is not on this machine; the message says what, in one sentence."""
+
+
+def require_pydocs() -> None:
+    """Debian's Python 3.11 HTML documentation, a real corpus nobody here wrote; Missing if it is not installed."""
+    if not PYDOCS.is_dir():
+        raise Missing(f"the Python documentation ({PYDOCS}) is not installed; the Debian package {PYDOCS_PACKAGE} has it")
 
 
 def pydocs_sample(quick: bool) -> list[Path]:
     """A fixed, spread-out sample of the documentation pages (see PYDOCS_STRIDE)."""
-    ensure_pydocs()
+    require_pydocs()
     pages = sorted(p for p in PYDOCS.rglob("*.html") if p.stat().st_size <= PYDOCS_MAX_BYTES)
     sample = pages[::PYDOCS_STRIDE]
     return sorted(sample, key=lambda p: p.stat().st_size)[:QUICK_PAGES] if quick else sample
@@ -346,5 +339,5 @@ class Context:
         config = self.config.with_values({"docs_dir": str(docs), "index_dir": str(index)})
         report = build_index(config, self.embedder)
         if report.written:
-            log(f"built {index.relative_to(ROOT)}: {report.documents} documents, {report.chunks} passages")
+            log(f"built {index}: {report.documents} documents, {report.chunks} passages")
         return index

@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: make `bench` and `rag` importable
 
 from bench import bench_coldstart, bench_generate, bench_index, bench_retrieve, bench_scale  # noqa: E402
-from bench.common import OUT, RESULTS, Context, Results, log, machine, save  # noqa: E402
+from bench.common import OUT, RESULTS, Context, Missing, Results, log, machine, save  # noqa: E402
 
 BENCHMARKS = {
     "index": bench_index.run,
@@ -30,6 +30,19 @@ BENCHMARKS = {
     "coldstart": bench_coldstart.run,
     "scale": bench_scale.run,
 }
+
+
+def run_benchmarks(ctx: Context, names: list[str], meta: dict) -> None:
+    """Run the named benchmarks in turn; one that lacks something on this machine says so and the next runs."""
+    for name in names:
+        began = time.perf_counter()
+        try:
+            BENCHMARKS[name](ctx)
+        except Missing as missing:
+            ctx.results.skip(missing)
+            meta[f"skipped_{name}"] = str(missing)
+        log(f"{name} took {time.perf_counter() - began:.0f} s")
+        meta[f"seconds_{name}"] = round(time.perf_counter() - began, 1)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,11 +66,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{meta['ram_gib']} GiB RAM, load average {meta['load_before']}", flush=True)
     ctx = Context(quick=args.quick, results=Results(), scale_size=args.scale_size)
     started = time.perf_counter()
-    for name in args.only or list(BENCHMARKS):
-        began = time.perf_counter()
-        BENCHMARKS[name](ctx)
-        log(f"{name} took {time.perf_counter() - began:.0f} s")
-        meta[f"seconds_{name}"] = round(time.perf_counter() - began, 1)
+    run_benchmarks(ctx, args.only or list(BENCHMARKS), meta)
     meta["seconds_total"] = round(time.perf_counter() - started, 1)
     meta["load_after"] = [round(x, 2) for x in os.getloadavg()]
     save(ctx.results, out, meta, merge=bool(args.only), label="+".join(args.only or []))

@@ -11,7 +11,7 @@ Every citation is a (doc_id, start, end, text) span of the original file, checke
 the answer before it is shown. Errors the user can act on are `RagError`s.
 """
 
-from .config import Config
+from .config import MAX_K, Config
 from .embed import Embedder
 from .errors import (
     ConfigError,
@@ -51,6 +51,7 @@ __all__ = [
     "IndexMismatchError",
     "IndexMissingError",
     "IndexReport",
+    "MAX_K",
     "ModelError",
     "PACKAGED_LLMS",
     "QuestionError",

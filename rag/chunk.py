@@ -109,7 +109,3 @@ def _make_chunk(doc: Document, start: int, end: int) -> Chunk:
     raw = doc.text[start:end]
     clean = visible(raw) if doc.markup else " ".join(raw.split())
     return Chunk(f"{doc.id}:{start}-{end}", doc.id, raw, start, end, clean)
-
-
-def chunk_documents(docs: list[Document], sentences: int = 2, max_chars: int = 360) -> list[Chunk]:
-    return [chunk for doc in docs for chunk in chunk_document(doc, sentences, max_chars)]

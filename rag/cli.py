@@ -130,9 +130,41 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from .evaluate import run_eval
+    """Score the gold questions with a progress bar, print the summary table, write --json and --report."""
+    from rich.console import Console
+    from rich.progress import Progress
+    from rich.table import Table
 
-    return run_eval(args, _config(args))
+    from .evaluate import evaluate, load_questions, summary_table
+    from .pipeline import RAG
+    from .report import SHORT, cell, columns, write_report
+
+    config = _config(args)
+    questions = load_questions(args.questions)
+    rag = RAG.open(config=config)
+    if not args.retrieval_only:
+        rag.warm(args.llm)  # load the models once, before timing
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("evaluating", total=len(questions))
+        results = evaluate(rag, questions, args.k, args.llm, args.retrieval_only,
+                           lambda done, total, what: bar.update(task, completed=done, description=f"evaluating {what}"))
+    table = summary_table(results)
+    view = Table(title=f"rag eval: {args.questions} (k={args.k or config.k}, llm={args.llm or config.llm}"
+                 + (", retrieval only" if args.retrieval_only else "") + ")")
+    shown = columns(table)
+    view.add_column("type")
+    for c in shown:
+        view.add_column(SHORT[c], justify="right")
+    for kind, row in table.items():
+        view.add_row(kind, *[cell(row, c) for c in shown])
+    Console(width=max(Console().width, 130)).print(view)
+    if args.json_out:
+        out = Path(args.json_out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps([r.to_dict() for r in results], ensure_ascii=False, indent=1))
+    if args.report:
+        write_report(args.report, table, results, title=str(args.questions))
+    return 0
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

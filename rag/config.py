@@ -14,6 +14,7 @@ from typing import Any
 from .errors import ConfigError
 
 ENV_PREFIX = "RAG_"
+MAX_K = 50  # the most passages a question may retrieve (setting k, the chat page's slider)
 
 
 @dataclass(frozen=True)
@@ -105,8 +106,8 @@ class Config:
                 raise ConfigError(f"Setting {name} must be positive, not {getattr(self, name)}.")
         if not 1 <= self.chunk_sentences <= 3:
             raise ConfigError("Setting chunk_sentences must be 1, 2 or 3 so citations stay pointed.")
-        if self.k > 50:
-            raise ConfigError(f"Setting k must be at most 50, not {self.k}.")
+        if self.k > MAX_K:
+            raise ConfigError(f"Setting k must be at most {MAX_K}, not {self.k}.")
 
 
 def _flag(value: Any) -> bool:

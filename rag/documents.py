@@ -11,7 +11,6 @@ import hashlib
 import html
 import logging
 import re
-from collections.abc import Iterable, Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from .types import Document
 log = logging.getLogger(__name__)
 
 SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
+MARKUP_SUFFIXES = (".html", ".htm")  # files whose spans may hold tags and entities
 
 _BOILERPLATE = re.compile(
     r"^(share|share this|advertisement|listen live|get short url|community standards\w*|discussion|"
@@ -43,16 +43,6 @@ def iter_paths(docs_dir: str | Path) -> list[Path]:
     """The indexable files under ``docs_dir``, sorted so document order is stable."""
     root = Path(docs_dir)
     return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES and not p.name.startswith("."))
-
-
-def load_documents(paths: Iterable[Path], max_bytes: int) -> Iterator[Document | SkippedFile]:
-    """Yield a Document per readable file and a SkippedFile (not raised) per unusable one."""
-    for path in paths:
-        try:
-            yield load_document(path, max_bytes)
-        except SkippedFile as skipped:
-            log.warning("%s", skipped)
-            yield skipped
 
 
 def read_bytes(path: Path, max_bytes: int) -> bytes:
@@ -83,7 +73,7 @@ def parse_document(doc_id: str, path: str, data: bytes) -> Document:
     if text.startswith("\ufeff"):
         text = " " + text[1:]  # keep offsets: the BOM becomes one space
     suffix = Path(path).suffix.lower()
-    markup = suffix in (".html", ".htm")
+    markup = is_markup(path)
     page_title = ""
     if markup:
         lines, page_title = html_lines(text)
@@ -94,6 +84,11 @@ def parse_document(doc_id: str, path: str, data: bytes) -> Document:
     if not blocks:
         raise SkippedFile(f"Skipped {path}: no readable text in it.")
     return Document(doc_id, path, text, title, hashlib.sha256(data).hexdigest(), tuple(blocks), markup)
+
+
+def is_markup(path: str | Path) -> bool:
+    """True for a file whose text is HTML, so that its spans may hold tags: "a/page.HTM" -> True."""
+    return Path(path).suffix.lower() in MARKUP_SUFFIXES
 
 
 def text_lines(text: str, markdown: bool = False) -> list[tuple[int, int]]:

@@ -2,18 +2,18 @@
 
 Scores (overall and per question type): answer accuracy, abstention accuracy and false
 abstentions, citation precision and recall, retrieval recall@k and MRR, latency p50/p95.
+The command line (rag/cli.py) prints them; rag/report.py lays them out as a page.
 """
 
 from __future__ import annotations
 
-import json
 import re
-import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .errors import EvalError
+from .figures import percentile
 
 TYPES = ("lookup", "paraphrase", "multi", "conflict", "number", "unanswerable")
 _QUOTES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "\u00a0": " "})
@@ -100,6 +100,10 @@ class Scored:
     record: dict[str, Any]
     scores: dict[str, Any] = field(default_factory=dict)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The record `rag eval --json` writes: the question's JSON contract, its id and its scores."""
+        return {**self.record, "scores": self.scores}
+
     def failed(self) -> bool:
         s = self.scores
         if not self.gold.answerable:
@@ -129,14 +133,6 @@ def score(gold: GoldQuestion, record: dict[str, Any], retrieval_only: bool = Fal
     return Scored(gold, {"id": gold.id, **record}, scores)
 
 
-def _percentile(values: list[float], q: float) -> float:
-    if not values:
-        return 0.0
-    if len(values) == 1:
-        return values[0]
-    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
-
-
 def summarise(results: list[Scored]) -> dict[str, float | int | None]:
     """The metrics over a group of scored questions (None where a metric has no questions)."""
     ans = [r for r in results if r.gold.answerable]
@@ -159,8 +155,8 @@ def summarise(results: list[Scored]) -> dict[str, float | int | None]:
     out.update({
         "recall_at_k": mean([float(r.scores["recall_at_k"]) for r in ans]),
         "mrr": mean([r.scores["rr"] for r in ans]),
-        "latency_p50_ms": _percentile(lat, 50),
-        "latency_p95_ms": _percentile(lat, 95),
+        "latency_p50_ms": percentile(lat, 50) if lat else 0.0,
+        "latency_p95_ms": percentile(lat, 95) if lat else 0.0,
     })
     return out
 
@@ -200,57 +196,3 @@ def evaluate(rag, questions: list[GoldQuestion], k: int | None = None, llm: str 
     if progress:
         progress(len(questions), len(questions), "done")
     return results
-
-
-def _fmt(value: Any, key: str) -> str:
-    if value is None:
-        return "–"
-    if key.endswith("_ms"):
-        return f"{value:,.0f}"
-    if isinstance(value, float):
-        return f"{value:.3f}"
-    return str(value)
-
-
-COLUMNS = ("questions", "answer_accuracy", "abstention_accuracy", "false_abstentions", "citation_precision",
-           "citation_recall", "recall_at_k", "mrr", "latency_p50_ms", "latency_p95_ms")
-SHORT = {"questions": "n", "answer_accuracy": "answer acc", "abstention_accuracy": "abstain acc",
-         "false_abstentions": "false abst", "citation_precision": "cite prec", "citation_recall": "cite recall",
-         "recall_at_k": "recall@k", "mrr": "MRR", "latency_p50_ms": "p50 ms", "latency_p95_ms": "p95 ms"}
-
-
-def run_eval(args, config) -> int:
-    """The `rag eval` command: load, run with a progress bar, print the table, write outputs."""
-    from rich.console import Console
-    from rich.progress import Progress
-    from rich.table import Table
-
-    from .pipeline import RAG
-
-    questions = load_questions(args.questions)
-    rag = RAG.open(config=config)
-    if not args.retrieval_only:
-        rag.warm(args.llm)  # load the models once, before timing
-    with Progress(console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("evaluating", total=len(questions))
-        results = evaluate(rag, questions, args.k, args.llm, args.retrieval_only,
-                           lambda done, total, what: bar.update(task, completed=done, description=f"evaluating {what}"))
-    table = summary_table(results)
-    view = Table(title=f"rag eval: {args.questions} (k={args.k or config.k}, llm={args.llm or config.llm}"
-                 + (", retrieval only" if args.retrieval_only else "") + ")")
-    columns = [c for c in COLUMNS if any(c in row for row in table.values())]
-    view.add_column("type")
-    for c in columns:
-        view.add_column(SHORT[c], justify="right")
-    for kind, row in table.items():
-        view.add_row(kind, *[_fmt(row.get(c), c) for c in columns])
-    Console(width=max(Console().width, 130)).print(view)
-    if args.json_out:
-        out = Path(args.json_out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps([{**r.record, "scores": r.scores} for r in results], ensure_ascii=False, indent=1))
-    if args.report:
-        from .report import write_report
-
-        write_report(args.report, table, results, title=str(args.questions))
-    return 0

@@ -18,7 +18,7 @@ from typing import Any
 
 from . import conversation
 from .config import Config
-from .documents import SUFFIXES, iter_paths
+from .documents import SUFFIXES, is_markup, iter_paths
 from .embed import Embedder, SentenceTransformerEmbedder
 from .errors import DocumentError, QuestionError
 from .generate import Generator, LlamaGenerator
@@ -71,15 +71,16 @@ class RAG:
         return cls.open(config=config, embedder=embedder, generator=generator)
 
     def _use(self, store: Store) -> None:
-        retriever = Retriever(store, self.embedder, self.config.candidates, self.config.rrf_k, self.config.dense_weight,
-                              self.config.faiss_threads)
+        retriever = Retriever(store, self.embedder, self.config)
         titles = {doc_id: info.get("title", "") for doc_id, info in store.manifest.documents.items()}
+        markup = frozenset(doc_id for doc_id, info in store.manifest.documents.items() if is_markup(info.get("path", "")))
         self.rules = Rules.of(self.config)
         words = [tokens(c.readable) for c in store.chunks]
         idf, default = idf_table([set(lemmas(c.readable)) for c in store.chunks])
         speller = Speller(words)
         with self._swap:
             self.store, self.retriever, self.titles, self._idf = store, retriever, titles, (idf, default)
+            self._markup = markup
             self.speller = speller
 
     def add_documents(self, files: list[str | Path], progress: Progress | None = None) -> IndexReport:
@@ -223,6 +224,10 @@ class RAG:
     def documents(self) -> dict[str, str]:
         """doc_id -> title for every indexed document."""
         return dict(self.titles)
+
+    def is_markup(self, doc_id: str) -> bool:
+        """True if the document is HTML, so its chunks' raw text holds tags (decided by its file's suffix)."""
+        return doc_id in self._markup
 
     def context(self, doc_id: str, start: int, end: int, window: int = 1) -> list[Chunk]:
         """The chunk at (doc_id, start, end) with its neighbours, for showing a citation in place."""

@@ -1,6 +1,8 @@
-"""The HTML page `rag eval --report` writes: summary, charts, latency histogram, failures.
+"""How `rag eval`'s figures are shown: the summary's columns and cells, and the HTML page of `--report`.
 
-Self-contained: charts are PNGs embedded as data URIs; every piece of text is escaped.
+The page (summary, charts, latency histogram, failures) is self-contained: charts are PNGs
+embedded as data URIs; every piece of text is escaped. The console table (rag/cli.py) uses the
+same columns and cells.
 """
 
 from __future__ import annotations
@@ -8,12 +10,39 @@ from __future__ import annotations
 import base64
 import html
 import io
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from .evaluate import COLUMNS, Scored, _fmt
+from .figures import figure
 
+# The summary's columns in order, and their short console headings.
+COLUMNS = ("questions", "answer_accuracy", "abstention_accuracy", "false_abstentions", "citation_precision",
+           "citation_recall", "recall_at_k", "mrr", "latency_p50_ms", "latency_p95_ms")
+SHORT = {"questions": "n", "answer_accuracy": "answer acc", "abstention_accuracy": "abstain acc",
+         "false_abstentions": "false abst", "citation_precision": "cite prec", "citation_recall": "cite recall",
+         "recall_at_k": "recall@k", "mrr": "MRR", "latency_p50_ms": "p50 ms", "latency_p95_ms": "p95 ms"}
 _METRICS = ("answer_accuracy", "abstention_accuracy", "citation_precision", "citation_recall", "recall_at_k", "mrr")
+
+
+class ScoredQuestion(Protocol):
+    """What the page reads of one scored question (rag.evaluate.Scored is one)."""
+
+    gold: Any  # id, type, question, answerable, answers, evidence
+    record: dict[str, Any]  # the question's JSON contract
+    scores: dict[str, Any]
+
+    def failed(self) -> bool: ...
+
+
+def columns(table: dict[str, dict[str, Any]]) -> list[str]:
+    """The columns that some row of the summary has a figure for, in COLUMNS order."""
+    return [c for c in COLUMNS if any(c in row for row in table.values())]
+
+
+def cell(row: dict[str, Any], column: str) -> str:
+    """One figure of a summary row as text: "–" where it has none, whole milliseconds for timings."""
+    return figure(row.get(column), 0 if column.endswith("_ms") else None)
 
 
 def _png(fig) -> str:
@@ -22,7 +51,7 @@ def _png(fig) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
-def _charts(table: dict[str, dict[str, Any]], results: list[Scored]) -> list[tuple[str, str]]:
+def _charts(table: dict[str, dict[str, Any]], results: Sequence[ScoredQuestion]) -> list[tuple[str, str]]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -56,7 +85,7 @@ def _charts(table: dict[str, dict[str, Any]], results: list[Scored]) -> list[tup
     return charts
 
 
-def _failure(r: Scored) -> str:
+def _failure(r: ScoredQuestion) -> str:
     e = html.escape
     rec, gold = r.record, r.gold
     cites = "".join(f"<li>[{e(c['key'])}] {e(c['doc_id'])} {c['start']}–{c['end']}: “{e(c['text'])}”</li>"
@@ -72,12 +101,14 @@ def _failure(r: Scored) -> str:
             f"<p><b>citations:</b></p><ul>{cites}</ul><p><b>gold:</b> {expected}</p></div>")
 
 
-def write_report(path: str | Path, table: dict[str, dict[str, Any]], results: list[Scored], title: str = "") -> Path:
+def write_report(path: str | Path, table: dict[str, dict[str, Any]], results: Sequence[ScoredQuestion],
+                 title: str = "") -> Path:
+    """Write the page for ``table`` (rag.evaluate.summary_table of ``results``) to ``path``."""
     e = html.escape
-    columns = [c for c in COLUMNS if any(c in row for row in table.values())]
-    head = "".join(f"<th>{e(c.replace('_', ' '))}</th>" for c in columns)
+    shown = columns(table)
+    head = "".join(f"<th>{e(c.replace('_', ' '))}</th>" for c in shown)
     rows = "".join(
-        f"<tr><td>{e(kind)}</td>" + "".join(f"<td>{e(_fmt(row.get(c), c))}</td>" for c in columns) + "</tr>"
+        f"<tr><td>{e(kind)}</td>" + "".join(f"<td>{e(cell(row, c))}</td>" for c in shown) + "</tr>"
         for kind, row in table.items()
     )
     charts = "".join(f"<figure><img alt='{e(name)}' src='{src}'></figure>" for name, src in _charts(table, results))

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .config import Config
 from .embed import Embedder
 from .store import Store
 from .text import content_words
@@ -46,17 +47,37 @@ class Lexical:
         return [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if s > 0]
 
 
-class Retriever:
-    """Dense + BM25 + reciprocal-rank fusion over one loaded Store."""
+def fuse(dense: Sequence[tuple[int, float]], lexical: Sequence[tuple[int, float]], rrf_k: int,
+         dense_weight: float = 1.0) -> list[tuple[int, float]]:
+    """Reciprocal-rank fusion of two rankings of (row, score), best first: [(row, fused score), ...].
 
-    def __init__(self, store: Store, embedder: Embedder, candidates: int = 30, rrf_k: int = 20,
-                 dense_weight: float = 1.0, threads: int = 1) -> None:
+    A row at rank r (from 1) of a list earns weight / (rrf_k + r); dense [(7, .9), (3, .8)] and
+    lexical [(3, 12.0)] at rrf_k 10 -> [(3, 1/12 + 1/11), (7, 1/11)].
+    Equal fused scores (dense 1st + BM25 2nd against the reverse) are common with two lists;
+    they go to the larger sum of both scores, each relative to its list's best, then the lower row.
+    """
+    fused: dict[int, float] = {}
+    for rank, (row, _) in enumerate(dense):
+        fused[row] = fused.get(row, 0.0) + dense_weight / (rrf_k + rank + 1)
+    for rank, (row, _) in enumerate(lexical):
+        fused[row] = fused.get(row, 0.0) + 1.0 / (rrf_k + rank + 1)
+    dense_score, lexical_score = dict(dense), dict(lexical)
+    top_dense = max(dense_score.values(), default=0.0) or 1.0
+    top_lexical = max(lexical_score.values(), default=0.0) or 1.0
+
+    def combined(row: int) -> float:
+        return dense_score.get(row, 0.0) / top_dense + lexical_score.get(row, 0.0) / top_lexical
+
+    return [(row, fused[row]) for row in sorted(fused, key=lambda row: (-fused[row], -combined(row), row))]
+
+
+class Retriever:
+    """Dense + BM25 + reciprocal-rank fusion over one loaded Store, as the config says."""
+
+    def __init__(self, store: Store, embedder: Embedder, config: Config) -> None:
         self.store = store
         self.embedder = embedder
-        self.candidates = candidates
-        self.rrf_k = rrf_k
-        self.dense_weight = dense_weight
-        self.threads = threads
+        self.config = config
         self._lexical: Lexical | None = None
         self._lock = threading.Lock()
 
@@ -71,34 +92,20 @@ class Retriever:
         return self.embedder.embed([question])[0]
 
     def retrieve(self, question: str, k: int, prefer: set[str] | frozenset[str] = frozenset()) -> list[Hit]:
-        """The ``k`` best chunks for ``question``, best first; equal scores go to documents in ``prefer``
-        (those the conversation's last answer cited)."""
+        """The ``k`` best chunks for ``question``, best first; equal fused scores go first to documents
+        in ``prefer`` (those the conversation's last answer cited)."""
+        config = self.config
         vector = self.embed_query(question)
-        dense = self.store.search(vector, self.candidates, self.threads)
-        lexical = self.lexical.search(question, self.candidates)
-        fused: dict[int, float] = {}
-        for rank, (row, _) in enumerate(dense):
-            fused[row] = fused.get(row, 0.0) + self.dense_weight / (self.rrf_k + rank + 1)
-        for rank, (row, _) in enumerate(lexical):
-            fused[row] = fused.get(row, 0.0) + 1.0 / (self.rrf_k + rank + 1)
-        dense_score = dict(dense)
-        lexical_score = dict(lexical)
-        # Equal fused scores (dense 1st + BM25 2nd against the reverse) are common with two lists;
-        # they go to the larger sum of both scores, each relative to its list's best.
-        top_dense = max(dense_score.values(), default=0.0) or 1.0
-        top_lexical = max(lexical_score.values(), default=0.0) or 1.0
-
-        def combined(row: int) -> float:
-            return dense_score.get(row, 0.0) / top_dense + lexical_score.get(row, 0.0) / top_lexical
-
-        def preferred(row: int) -> bool:
-            return self.store.chunks[row].doc_id in prefer
-
-        best = sorted(fused, key=lambda row: (-fused[row], -preferred(row), -combined(row), row))[:k]
+        dense = self.store.search(vector, config.candidates, config.faiss_threads)
+        lexical = self.lexical.search(question, config.candidates)
+        dense_score, lexical_score = dict(dense), dict(lexical)
+        ranked = fuse(dense, lexical, config.rrf_k, config.dense_weight)
+        if prefer:  # stable: within a preference, fuse's own tie-break stands
+            ranked.sort(key=lambda pair: (-pair[1], self.store.chunks[pair[0]].doc_id not in prefer))
         hits = []
-        for row in best:
+        for row, fused in ranked[:k]:
             cosine = dense_score.get(row)
             if cosine is None:  # not among the dense candidates: score it exactly
                 cosine = float(np.dot(np.asarray(self.store.vectors[row], dtype=np.float32), vector))
-            hits.append(Hit(self.store.chunks[row], fused[row], cosine, lexical_score.get(row, 0.0)))
+            hits.append(Hit(self.store.chunks[row], fused, cosine, lexical_score.get(row, 0.0)))
         return hits

@@ -1,7 +1,6 @@
-import subprocess
-import sys
-
 import rag
+
+from .conftest import heavy_after
 
 
 def test_all_is_sorted_and_complete():
@@ -20,6 +19,4 @@ def test_errors_form_one_tree():
 
 
 def test_import_loads_no_heavy_library():
-    code = "import sys, rag; bad = [m for m in ('torch', 'llama_cpp', 'gradio', 'sentence_transformers', 'faiss') if m in sys.modules]; print(bad)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
-    assert out == "[]"
+    assert heavy_after("rag") == []

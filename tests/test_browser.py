@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import socket
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -16,7 +15,7 @@ import pytest
 
 from rag import ABSTAIN, RAG, Config
 
-from .conftest import ARTICLES, ROOT
+from .conftest import ARTICLES, ROOT, free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -55,10 +54,7 @@ def site(tmp_path_factory, real_embedder, real_generator):
     config = Config(docs_dir=str(docs), index_dir=str(root / "index"))
     rag = RAG.build(config=config, embedder=real_embedder, generator=real_generator)
     app = build_app(rag)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    url = launch(app, port=port, block=False, max_file_size=config.max_doc_bytes)
+    url = launch(app, port=free_port(), block=False, max_file_size=config.max_doc_bytes)
     yield url, docs
     app.close()
 

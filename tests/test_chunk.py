@@ -6,6 +6,8 @@ from hypothesis import strategies as st
 from rag.chunk import chunk_document, split_sentences
 from rag.documents import SkippedFile, parse_document
 
+from .conftest import is_span
+
 _text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=600)
 _prose = st.lists(st.sampled_from(["The", "U.S.", "Gen.", "missiles", "crashed", "in", "Iran.", "\n", "\n\n", "<b>",
                                    "</b>", "&amp;", "It", "said", "3.5", "km", "“quoted.”", "  ", "#", "---"]),
@@ -15,7 +17,7 @@ _prose = st.lists(st.sampled_from(["The", "U.S.", "Gen.", "missiles", "crashed",
 def _check(doc, chunks):
     last = -1
     for c in chunks:
-        assert doc.text[c.start:c.end] == c.text
+        assert is_span(doc.text, c), c
         assert 0 <= c.start < c.end <= len(doc.text)
         assert c.start >= last
         last = c.end

@@ -1,6 +1,6 @@
 import pytest
 
-from rag import Config, ConfigError
+from rag import MAX_K, Config, ConfigError
 
 
 def test_defaults_env_and_overrides_in_that_order():
@@ -42,3 +42,9 @@ def test_yes_no_settings_read_the_usual_words():
     assert Config.load({"draft_agreement": False}, env={}).draft_agreement is False
     with pytest.raises(ConfigError, match="draft_agreement must be bool"):
         Config.load(env={"RAG_DRAFT_AGREEMENT": "maybe"})
+
+
+def test_k_may_reach_max_k_and_no_further():
+    assert Config.load({"k": MAX_K}, env={}).k == MAX_K
+    with pytest.raises(ConfigError, match=f"at most {MAX_K}"):
+        Config.load({"k": MAX_K + 1}, env={})

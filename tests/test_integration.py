@@ -9,7 +9,7 @@ import pytest
 
 from rag.evaluate import normalise
 
-from .conftest import ROOT
+from .conftest import ROOT, article, is_span
 
 pytestmark = pytest.mark.slow
 
@@ -35,8 +35,7 @@ def test_who_killed_hamedani_names_islamic_state_and_cites_it(real_rag, real_ind
     assert IS_NAMES.search(answer.text), answer.text
     assert any("killed" in c.text and IS_NAMES.search(c.text) for c in answer.citations), answer.citations
     for c in answer.citations:
-        source = (ROOT / "data" / "articles" / f"{c.doc_id}.txt").read_text(encoding="utf-8")
-        assert source[c.start:c.end] == c.text
+        assert is_span(article(c.doc_id), c), c
         assert f"[{c.key}]" in answer.text
 
 

@@ -16,30 +16,14 @@ from concurrent.futures import ThreadPoolExecutor, wait
 import psutil
 import pytest
 
-from .conftest import ARTICLES
-from .test_ui import free_port
+from .conftest import KNOWN_ANSWERS, article, free_port, is_span, names_one_of
 
 pytest.importorskip("gradio")
 from gradio_client import Client  # noqa: E402
 
 from ui.app import build_app, launch  # noqa: E402
 
-# Chosen by running candidates through `real_rag.ask` (smollm2, greedy) three times in different orders:
-# each was right every time. An answer must contain one alias; None means it must abstain.
-QUESTIONS: dict[str, tuple[str, ...] | None] = {
-    "Who is John Kerry's Russian counterpart?": ("Sergei Lavrov", "Lavrov"),
-    "Which Russian defense minister told Putin that all 26 missiles hit their targets?": ("Sergey Shoigu", "Shoigu"),
-    "Who is the Pentagon spokesman quoted about the train-and-equip programme?": ("Peter Cook", "Cook"),
-    "On which day did the missiles land in Iran, according to the US official?": ("Wednesday",),
-    "From which sea was the warship that fired the cruise missiles operating?": ("Caspian Sea", "Caspian"),
-    "How many Islamic State targets did the Russian air strikes hit, according to the headline?": ("55",),
-    "How many sorties did Russian aircraft fly in the last 24 hours?": ("88",),
-    "Which monitoring group reported the Russian air strikes in western Syria on Saturday?":
-        ("Syrian Observatory", "Observatory", "Human Rights"),
-    "What is the capital of France?": None,
-    "Who won the 2018 FIFA World Cup?": None,
-}
-CYCLE = list(QUESTIONS)
+CYCLE = list(KNOWN_ANSWERS)  # chosen for smollm2's answers (tests/conftest.py)
 CLIENTS, PER_CLIENT = 8, 25
 TOTAL = CLIENTS * PER_CLIENT
 BASELINE_AFTER = 20  # answers before the reference memory reading: models loaded, caches warm
@@ -92,20 +76,18 @@ def run_client(url: str, n: int, deadline: float, tally: Tally) -> None:
         client.close()
 
 
-def problems(question: str, data: dict, articles: dict[str, str]) -> list[str]:
+def problems(question: str, data: dict) -> list[str]:
     """What is wrong with one /ask result for ``question``; [] if it is right."""
-    aliases, out = QUESTIONS[question], []
+    aliases, out = KNOWN_ANSWERS[question], []
     if data.get("question") != question:
         out.append(f"asked {question!r}, got the result for {data.get('question')!r}")
     if aliases is None:
         if not data["abstained"] or data["citations"]:
             out.append(f"{question!r} should abstain: {data['answer']!r}")
-    elif data["abstained"] or not any(a.lower() in data["answer"].lower() for a in aliases):
+    elif data["abstained"] or not names_one_of(data["answer"], aliases):
         out.append(f"{question!r} needs one of {aliases}: {data['answer']!r}")
     for c in data["citations"]:
-        if c["doc_id"] not in articles:
-            articles[c["doc_id"]] = (ARTICLES / f"{c['doc_id']}.txt").read_text(encoding="utf-8")
-        if articles[c["doc_id"]][c["start"]:c["end"]] != c["text"]:
+        if not is_span(article(c["doc_id"]), c):
             out.append(f"{question!r}: citation [{c['key']}] is not {c['doc_id']}[{c['start']}:{c['end']}]")
     return out
 
@@ -146,8 +128,7 @@ def test_200_questions_from_8_concurrent_clients(real_rag):
     assert not tally.errors, f"{len(tally.errors)} requests failed, e.g.: " + "\n".join(tally.errors[:5])
     assert Counter(q for q, _, _ in tally.answers) == Counter({q: TOTAL // len(CYCLE) for q in CYCLE})
 
-    articles: dict[str, str] = {}
-    wrong = [p for question, data, _ in tally.answers for p in problems(question, data, articles)]
+    wrong = [p for question, data, _ in tally.answers for p in problems(question, data)]
     assert not wrong, f"{len(wrong)} wrong answers or citations, e.g.:\n" + "\n".join(wrong[:5])
 
     assert base is not None

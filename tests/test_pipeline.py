@@ -6,7 +6,7 @@ import pytest
 
 from rag import RAG, Answer, DocumentError, QuestionError
 
-from .conftest import EchoGenerator
+from .conftest import EchoGenerator, article, is_span
 
 
 @pytest.fixture
@@ -24,8 +24,7 @@ def test_answer_follows_the_json_contract(rag_echo, corpus):
     assert set(data["timings"]) >= {"retrieve_ms", "generate_ms", "total_ms", "prompt_tokens", "completion_tokens"}
     assert data["passages"] and data["citations"]
     for item in data["citations"] + data["passages"]:
-        source = (corpus / f"{item['doc_id']}.txt").read_text(encoding="utf-8")
-        assert source[item["start"]:item["end"]] == item["text"]
+        assert is_span(article(item["doc_id"], corpus), item), item
     assert "ISIS" in data["answer"] and not data["abstained"]
     assert any("killed by ISIS" in c["text"] for c in data["citations"])
 

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import re
-import socket
-import subprocess
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -14,7 +11,7 @@ import pytest
 
 from rag import ABSTAIN, RAG, Answer, Chunk, Citation, Config, ConfigError, Hit
 
-from .conftest import ROOT, EchoGenerator
+from .conftest import KNOWN_ANSWERS, EchoGenerator, article, free_port, heavy_after, is_span, names_one_of
 
 gr = pytest.importorskip("gradio")
 from gradio_client import Client  # noqa: E402
@@ -24,12 +21,6 @@ from ui.app import ChatPage, build_app, launch, open_rag, parse_auth  # noqa: E4
 
 EVIL = '<script>window.__pwned=1</script> <img src=x onerror="window.__pwned=1"> [click](javascript:window.__pwned=1)'
 IS = re.compile(r"\bIS\b|ISIS|ISIL|Islamic State|Daesh", re.I)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # -- rendering ---------------------------------------------------------------------------------
@@ -51,8 +42,25 @@ def test_context_marks_the_cited_span_of_plain_and_html_sources():
 
     raw = '<p>Killed by <b>ISIS</b> &amp; <img src=x onerror="window.__pwned=1">co.</p>'
     html_chunk = Chunk("h:0-80", "h", raw, 0, len(raw), "Killed by ISIS & co.")
-    out = render.context_html(Citation("1", "h", 0, len(raw), raw), [html_chunk])
+    out = render.context_html(Citation("1", "h", 0, len(raw), raw), [html_chunk], markup=True)
     assert out == "<p><mark>Killed by ISIS &amp; co.</mark></p>"  # tags dropped, entity shown once escaped
+
+
+def test_the_document_kind_decides_whether_tags_are_markup(corpus, tmp_path, fake_embedder):
+    (corpus / "zebra.html").write_text("<p>The zebra parade was held in <b>Lisbon</b> on Sunday &amp; Monday.</p>",
+                                       encoding="utf-8")
+    (corpus / "okapi.txt").write_text("The okapi parade was held in <b>Porto</b> on Sunday &amp; Monday.\n",
+                                      encoding="utf-8")
+    rag = RAG.build(corpus, tmp_path / "index", embedder=fake_embedder)
+    assert rag.is_markup("zebra") and not rag.is_markup("okapi") and not rag.is_markup("no-such-document")
+    shown = {}
+    for doc_id in ("zebra", "okapi"):
+        chunk = next(h.chunk for h in rag.retrieve(f"Where was the {doc_id} parade held?") if h.chunk.doc_id == doc_id)
+        citation = Citation("1", doc_id, chunk.start, chunk.end, chunk.text)
+        answer = Answer("Where?", "It was there [1].", False, (citation,), (Hit(chunk, 0.5),))
+        shown[doc_id] = render.answer_html(answer, rag.context, rag.documents(), 0, markup=rag.is_markup)
+    assert "<mark>The zebra parade was held in Lisbon on Sunday &amp; Monday.</mark>" in shown["zebra"]
+    assert "held in &lt;b&gt;Porto&lt;/b&gt; on Sunday &amp;amp; Monday.</mark>" in shown["okapi"]
 
 
 def test_sources_list_passages_best_first_with_scores_and_escape_them():
@@ -94,11 +102,7 @@ def test_bad_auth_is_refused_before_anything_loads(tmp_path):
 
 
 def test_importing_the_app_loads_no_model():
-    code = ("import sys, ui.app; heavy = {'torch', 'llama_cpp', 'sentence_transformers'} & set(sys.modules); "
-            "print(sorted(heavy))")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip().splitlines()[-1] == "[]"
+    assert heavy_after("ui.app", ["torch", "llama_cpp", "sentence_transformers"]) == []
 
 
 # -- the handlers, with fakes ---------------------------------------------------------------------
@@ -122,6 +126,17 @@ def test_chat_streams_a_provisional_draft_then_the_verified_answer(fake_rag):
     # A follow-up keeps the first turn and gives its citations ids of their own.
     *_, (chat2, _, turns2) = page.answer("Where did the Russian missiles crash?", turns, 3, None)
     assert len(turns2) == 2 and turns2[0] == turns[0] and "src-1-" in chat2
+
+
+def test_a_citation_of_an_html_article_shows_its_text_not_its_tags(corpus, tmp_path, fake_embedder):
+    article = corpus / "000_9b77c177f7e2b0b1.txt"
+    paragraphs = article.read_text(encoding="utf-8").replace("killed by ISIS", "killed by <b>ISIS</b>").split("\n\n")
+    article.with_suffix(".html").write_text("".join(f"<p>{p}</p>\n" for p in paragraphs), encoding="utf-8")
+    article.unlink()
+    generator = EchoGenerator("Hamedani was killed by ISIS extremists [1].")
+    rag = RAG.build(corpus, tmp_path / "index", embedder=fake_embedder, generator=generator)
+    *_, (chat, _, _) = ChatPage(rag).answer("Who killed Hamedani?", [], 5, None)
+    assert re.search(r"<mark>[^<]*killed by ISIS extremists", chat) and "&lt;b&gt;" not in chat
 
 
 def test_chat_shows_library_errors_as_a_sentence(fake_rag):
@@ -237,8 +252,7 @@ def test_api_answers_with_a_verified_citation(real_url):
     assert IS.search(data["answer"]), data["answer"]
     assert any(re.search(r"killed by (ISIS|IS|ISIL|Islamic State)", c["text"]) for c in data["citations"]), data
     for c in data["citations"]:
-        source = (ROOT / "data" / "articles" / f"{c['doc_id']}.txt").read_text(encoding="utf-8")
-        assert source[c["start"]:c["end"]] == c["text"]
+        assert is_span(article(c["doc_id"]), c), c
 
 
 @pytest.mark.slow
@@ -255,28 +269,16 @@ def test_the_chat_can_switch_to_the_other_packaged_model(real_rag):
     assert sources.count('<li class="passage') == 3
 
 
-CONCURRENT = {  # question -> what its answer must say (None: abstain); Hamedani has its own test above
-    "Who is John Kerry's Russian counterpart?": re.compile(r"Lavrov"),
-    "Which Russian defense minister told Putin that all 26 missiles hit their targets?": re.compile(r"Shoigu"),
-    "On which day did the missiles land in Iran, according to the US official?": re.compile(r"Wednesday"),
-    "From which sea was the warship that fired the cruise missiles operating?": re.compile(r"Caspian"),
-    "How many sorties did Russian aircraft fly in the last 24 hours?": re.compile(r"\b88\b"),
-    "How many Islamic State targets did the Russian air strikes hit, according to the headline?": re.compile(r"\b55\b"),
-    "What is the capital of France?": None,
-    "Who won the 2018 FIFA World Cup?": None,
-}
-
-
 @pytest.mark.slow
 def test_concurrent_users_each_get_the_answer_to_their_own_question(real_url):
-    questions = list(CONCURRENT)
+    questions = list(KNOWN_ANSWERS)  # each with its own user, all at once; Hamedani has its own test above
     with ThreadPoolExecutor(len(questions)) as pool:
         results = list(pool.map(lambda q: ask(real_url, q), questions))
     for question, data in zip(questions, results, strict=True):
-        expected = CONCURRENT[question]
+        aliases = KNOWN_ANSWERS[question]
         assert data["question"] == question
-        if expected is None:
+        if aliases is None:
             assert data["abstained"], data
         else:
-            assert not data["abstained"] and data["citations"] and expected.search(data["answer"]), data
+            assert not data["abstained"] and data["citations"] and names_one_of(data["answer"], aliases), data
 

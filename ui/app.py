@@ -20,14 +20,13 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # read by gradio: no telemetry
 
 import gradio as gr  # noqa: E402
 
-from rag import PACKAGED_LLMS, RAG, Answer, Config, ConfigError, IndexMissingError, RagError  # noqa: E402
+from rag import MAX_K, PACKAGED_LLMS, RAG, Answer, Config, ConfigError, IndexMissingError, RagError  # noqa: E402
 from ui import render  # noqa: E402
 
 log = logging.getLogger(__name__)
 
 LLM_GROUP = "llm"  # concurrency id shared by every event that runs the model
 INDEX_GROUP = "index"  # uploads re-index one at a time
-MAX_K = 50  # the most passages Config allows
 # System fonts: the page needs nothing from the network and reads like the rest of the desktop.
 FONTS = ["ui-sans-serif", "system-ui", "Segoe UI", "Roboto", "Helvetica Neue", "Arial", "sans-serif"]
 MONO = ["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"]
@@ -86,7 +85,8 @@ class ChatPage:
         else:
             assert final is not None  # RAG.stream always ends with the Answer
             titles = self.rag.documents()
-            body = render.answer_html(final, self.rag.context, titles, turn, llm or self.rag.config.llm)
+            body = render.answer_html(final, self.rag.context, titles, turn, llm or self.rag.config.llm,
+                                      self.rag.is_markup)
             sources = render.sources_html(final, titles)
         turns = turns + [render.turn_html(question, body)]
         yield render.chat_html(turns), sources, turns

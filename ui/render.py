@@ -11,11 +11,12 @@ import re
 from collections.abc import Callable, Sequence
 
 from rag import Answer, Chunk, Citation, IndexReport
+from rag.documents import visible
 
 Context = Callable[[str, int, int], list[Chunk]]  # rag.context(doc_id, start, end)
+Markup = Callable[[str], bool]  # rag.is_markup(doc_id): is the document HTML?
 
 _MARKER = re.compile(r"\[([A-Za-z0-9]{1,8})\]")
-_TAG = re.compile(r"<[^>]*>")
 _MODES = {"generated": "checked against the sources", "quoted": "quoted from a source", "conflict": "the sources disagree"}
 CLOSEST = 3  # passages listed under an abstention
 
@@ -25,20 +26,12 @@ def esc(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
-def _visible(raw: str) -> str:
-    """Readable text of raw HTML, as the library computes it: 'Hi <b>you</b> &amp; me' -> 'Hi you & me'."""
-    return " ".join(html.unescape(_TAG.sub("", raw)).split())
-
-
-def _is_markup(chunk: Chunk) -> bool:
-    """True if the chunk is a span of an HTML file (its readable text is its visible text, not its raw text)."""
-    return bool(chunk.clean) and chunk.clean == _visible(chunk.text) and chunk.clean != " ".join(chunk.text.split())
-
-
 def _display(raw: str, markup: bool) -> str:
-    """A piece of a chunk as escaped display text; keeps one space at either edge so pieces join cleanly."""
-    text = html.unescape(_TAG.sub("", raw)) if markup else raw
-    return esc(re.sub(r"\s+", " ", text))
+    """A piece of a chunk as escaped display text; keeps one space at either edge so pieces join cleanly.
+
+    visible() trims the edges, so it reads the piece between two guard characters: "<b>x</b> " -> "x ".
+    """
+    return esc(visible(f"|{raw}|")[1:-1] if markup else re.sub(r"\s+", " ", raw))
 
 
 def _title(doc_id: str, titles: dict[str, str]) -> str:
@@ -46,13 +39,15 @@ def _title(doc_id: str, titles: dict[str, str]) -> str:
 
 
 # -- a citation, shown in place -----------------------------------------------------------------
-def context_html(citation: Citation, chunks: Sequence[Chunk]) -> str:
-    """The cited chunk between its neighbours, the cited span in <mark>; the citation alone if no context."""
+def context_html(citation: Citation, chunks: Sequence[Chunk], markup: bool = False) -> str:
+    """The cited chunk between its neighbours, the cited span in <mark>; the citation alone if no context.
+
+    ``markup``: the chunks are spans of an HTML document, shown as their visible text.
+    """
     if not chunks:
         return f'<p><mark>{_display(citation.text, False)}</mark></p>'
     parts = []
     for chunk in chunks:
-        markup = _is_markup(chunk)
         lo, hi = max(citation.start, chunk.start), min(citation.end, chunk.end)
         if lo >= hi:
             parts.append(f'<p class="around">{_display(chunk.text, markup).strip()}</p>')
@@ -64,7 +59,8 @@ def context_html(citation: Citation, chunks: Sequence[Chunk]) -> str:
     return "".join(parts)
 
 
-def popover_html(pid: str, citation: Citation, titles: dict[str, str], chunks: Sequence[Chunk]) -> str:
+def popover_html(pid: str, citation: Citation, titles: dict[str, str], chunks: Sequence[Chunk],
+                 markup: bool = False) -> str:
     title = _title(citation.doc_id, titles)
     return (
         f'<div popover id="{esc(pid)}" class="source-pop" role="dialog" aria-label="Source [{esc(citation.key)}]">'
@@ -72,7 +68,7 @@ def popover_html(pid: str, citation: Citation, titles: dict[str, str], chunks: S
         f'<span class="pop-title">{esc(title)}</span>'
         f'<button class="pop-close" popovertarget="{esc(pid)}" popovertargetaction="hide" aria-label="Close">×</button></div>'
         f'<div class="pop-doc"><code>{esc(citation.doc_id)}</code> · characters {citation.start}–{citation.end}</div>'
-        f'<div class="pop-context">{context_html(citation, chunks)}</div></div>'
+        f'<div class="pop-context">{context_html(citation, chunks, markup)}</div></div>'
     )
 
 
@@ -95,10 +91,12 @@ def answer_text_html(text: str, keys: dict[str, str]) -> str:
     return "".join(out)
 
 
-def answer_html(answer: Answer, context: Context, titles: dict[str, str], turn: int, model: str = "") -> str:
+def answer_html(answer: Answer, context: Context, titles: dict[str, str], turn: int, model: str = "",
+                markup: Markup | None = None) -> str:
     """The verified answer with clickable citations, or an abstention with the closest passages."""
     keys = {c.key: f"src-{turn}-{c.key}" for c in answer.citations}
-    pops = "".join(popover_html(keys[c.key], c, titles, context(c.doc_id, c.start, c.end)) for c in answer.citations)
+    pops = "".join(popover_html(keys[c.key], c, titles, context(c.doc_id, c.start, c.end),
+                                bool(markup and markup(c.doc_id))) for c in answer.citations)
     body = f'<p class="answer-text">{answer_text_html(answer.text, keys)}</p>'
     if answer.read_as:
         body = f'<p class="read-as">Read as: <em>{esc(answer.read_as)}</em></p>' + body
