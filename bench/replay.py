@@ -51,6 +51,27 @@ class ReplayGenerator:
     def count_tokens(self, text: str) -> int:
         return self.real.count_tokens(text)
 
+    def check(self, question: str, passage: str, answer: str) -> float:
+        """The reader's check, remembered like the drafts (keyed by model, question, passage and answer)."""
+        key = "check:" + hashlib.sha256(json.dumps([self.real.name, question, passage, answer]).encode()).hexdigest()
+        with self._lock:
+            seen = self._seen.get(key)
+        if seen is not None:
+            return float(seen)
+        if os.environ.get("REPLAY_ONLY"):
+            return 1.0
+        value = self.real.check(question, passage, answer)
+        self._remember(key, str(value), f"{question} || {answer}")
+        return value
+
+    def _remember(self, key: str, draft: str, note: str) -> None:
+        with self._lock:
+            self._seen[key] = draft
+            self.cache.parent.mkdir(parents=True, exist_ok=True)
+            with self.cache.open("a", encoding="utf-8") as out:
+                out.write(json.dumps({"key": key, "model": self.real.name, "user": note[-300:], "draft": draft},
+                                     ensure_ascii=False) + "\n")
+
     def generate(self, prompt, max_tokens: int) -> Iterator[str]:
         key = self._key(prompt, max_tokens)
         with self._lock:
@@ -66,13 +87,7 @@ class ReplayGenerator:
         for piece in self.real.generate(prompt, max_tokens):
             pieces.append(piece)
             yield piece
-        draft = "".join(pieces)
-        with self._lock:
-            self._seen[key] = draft
-            self.cache.parent.mkdir(parents=True, exist_ok=True)
-            with self.cache.open("a", encoding="utf-8") as out:
-                out.write(json.dumps({"key": key, "model": self.real.name, "user": prompt.user[-300:],
-                                      "draft": draft}, ensure_ascii=False) + "\n")
+        self._remember(key, "".join(pieces), prompt.user)
 
 
 def main(argv: list[str]) -> int:

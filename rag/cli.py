@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from .config import Config
-from .errors import DocumentError, RagError
+from .errors import DocumentError, QuestionError, RagError
+
+DIALOGUES = "eval_dialogues.yaml"
 
 
 def _console(stderr: bool = False):
@@ -80,13 +82,14 @@ def _print_answer(answer, console) -> None:
             console.print(f"  {escape(h.chunk.doc_id)}: “{escape(h.chunk.readable[:160])}”")
 
 
-def _ask_one(rag, question: str, args: argparse.Namespace) -> int:
+def _ask_one(rag, question: str, args: argparse.Namespace, history: list | None = None):
+    """Answer one question, streaming the draft, and print it; returns the Answer."""
     from .types import Answer
 
     if args.json:
-        answer = rag.ask(question, args.k)
+        answer = rag.ask(question, args.k, history=history)
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
-        return 0
+        return answer
     from rich.live import Live
     from rich.text import Text
 
@@ -94,27 +97,51 @@ def _ask_one(rag, question: str, args: argparse.Namespace) -> int:
     answer = None
     draft = ""
     with Live(Text(""), console=console, transient=True, refresh_per_second=12) as live:
-        for piece in rag.stream(question, args.k):
+        for piece in rag.stream(question, args.k, history=history):
             if isinstance(piece, Answer):
                 answer = piece
             else:
                 draft += piece
                 live.update(Text(draft + " …", style="dim"))
     _print_answer(answer, console)
-    return 0
+    return answer
+
+
+def read_history(path: str) -> list[dict]:
+    """The earlier turns in a file of `rag ask --json` outputs: one object, a list, or objects one after another."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise QuestionError(f"The history file {path} cannot be read: {getattr(exc, 'strerror', None) or exc}.") from None
+    decoder, turns, at = json.JSONDecoder(), [], 0
+    while at < len(text):
+        if text[at].isspace():
+            at += 1
+            continue
+        try:
+            value, at = decoder.raw_decode(text, at)
+        except json.JSONDecodeError:
+            raise QuestionError(f"The history file {path} is not a series of `rag ask --json` outputs.") from None
+        turns.extend(value if isinstance(value, list) else [value])
+    return turns
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
+    from .conversation import turns
     from .pipeline import RAG, clean_question
 
     config = _config(args)
+    history = read_history(args.history) if args.history else []
+    turns(history)  # refuse a malformed history before loading anything
     if args.question is not None:
         clean_question(args.question, config.max_question_chars)  # refuse bad input before loading anything
     rag = RAG.open(config=config)
     if args.question:
-        return _ask_one(rag, args.question, args)
+        _ask_one(rag, args.question, args, history)
+        return 0
     console = _console()
-    console.print("Ask about the articles (empty line or Ctrl-D to quit).")
+    console.print("Ask about the articles; follow-up questions continue the conversation "
+                  "(/new starts a new one; empty line or Ctrl-D quits).")
     while True:
         try:
             question = input("? ")
@@ -122,8 +149,12 @@ def cmd_ask(args: argparse.Namespace) -> int:
             return 0
         if not question.strip():
             return 0
+        if question.strip() == "/new":
+            history = []
+            console.print("New conversation.")
+            continue
         try:
-            _ask_one(rag, question, args)
+            history = [*history, _ask_one(rag, question, args, history)][-10:]  # only the last turns are read
         except RagError as exc:
             _console(stderr=True).print(f"error: {exc}", markup=False)
         console.print()
@@ -135,12 +166,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from rich.progress import Progress
     from rich.table import Table
 
-    from .evaluate import evaluate, load_questions, summary_table
+    from .evaluate import evaluate, load_dialogues, load_questions, rewritten_standalone, summary_table
     from .pipeline import RAG
     from .report import SHORT, cell, columns, write_report
 
     config = _config(args)
     questions = load_questions(args.questions)
+    dialogues = args.dialogues if args.dialogues and not args.retrieval_only else None
+    if dialogues and (dialogues != DIALOGUES or Path(dialogues).is_file()):
+        questions += load_dialogues(dialogues)
     rag = RAG.open(config=config)
     if not args.retrieval_only:
         rag.warm(args.llm)  # load the models once, before timing
@@ -157,7 +191,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
         view.add_column(SHORT[c], justify="right")
     for kind, row in table.items():
         view.add_row(kind, *[cell(row, c) for c in shown])
-    Console(width=max(Console().width, 130)).print(view)
+    console = Console(width=max(Console().width, 130))
+    console.print(view)
+    if not args.retrieval_only:
+        changed = rewritten_standalone(rag, [q for q in questions if not q.history])
+        console.print(f"Standalone gold questions rewritten after an unrelated earlier turn: {len(changed)}",
+                      markup=False)
+        for question, read in changed:
+            console.print(f"  {question} -> {read}", markup=False)
     if args.json_out:
         out = Path(args.json_out)
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -192,6 +233,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("-k", type=int, help="passages to retrieve")
     s.add_argument("--llm", help="smollm2, gemma3 or a .gguf path")
     s.add_argument("--json", action="store_true", help="print the JSON contract")
+    s.add_argument("--history", metavar="FILE", help="earlier turns of the conversation: a file of `--json` outputs")
     s.set_defaults(func=cmd_ask)
 
     s = sub.add_parser("eval", help="score the gold questions")
@@ -202,6 +244,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--json", dest="json_out", metavar="OUT", help="write one record per question")
     s.add_argument("--report", metavar="OUT.html", help="write a self-contained HTML report")
     s.add_argument("--retrieval-only", action="store_true", help="skip the LLM, score retrieval")
+    s.add_argument("--dialogues", default=DIALOGUES, metavar="FILE",
+                   help=f"gold conversations whose last turns are scored as 'follow-ups' (default {DIALOGUES} if it "
+                        "exists; '' for none)")
     s.set_defaults(func=cmd_eval)
 
     s = sub.add_parser("serve", help="open the chat page")

@@ -40,20 +40,11 @@ class Config:
     temperature: float = 0.0  # 0 = greedy, reproducible answers
     seed: int = 0  # llama.cpp sampling seed
     embed_batch: int = 32  # sentence-transformers batch size
-    support: float = 1.0  # share of a claim's new content words (beyond the question's) its passage must hold
     missing_words: int = 1  # a claim's words beyond the question's that its passage may lack (never a name or number)
-    confirm: float = 0.0  # 0 = off; else the reader's own P(yes) that its draft answers the question must reach this
     relevance: float = 0.3  # least cosine between question and a passage that may back a claim
-    claim_coverage: float = 0.2  # least share of the question's words a passage that backs a claim must hold
-    sentence_coverage: float = 0.4  # least share of the question a claim and the sentence stating it must hold
-    quote_coverage: float = 0.6  # with no verified claim, quote a passage holding this share of the question's words
+    quote_coverage: float = 0.6  # when the reader declines, quote a passage holding this share of the question's words
     quote_dense: float = 0.5  # ... and at least this cosine; otherwise abstain
-    measure_coverage: float = 0.3  # ... or this share, for a passage stating the measure asked ("how far" -> "2 km")
-    draft_agreement: bool = True  # with nothing verified, quote the sentence that both the draft's own words and the
-    # embedder (nearest to the question) point at, if it is of the type asked (README: "When the model and the embedder agree")
-    likelihood_gain: float = 0.0  # 0 = off; else, with nothing verified, quote a sentence raising the question's LLM
-    # log-likelihood by this much per token (README: "The likelihood judge") ...
-    residual_similarity: float = 0.3  # ... if, the words they share left out, it and the question agree this much (cosine)
+    check: float = 0.0  # 0 = off; else the reader's P(yes), asked afresh, that the answer is correct must reach this
     exact_limit: int = 200_000  # above this many passages the FAISS index is HNSW, not exact
     faiss_threads: int = 1  # one thread is faster than two for single queries here
 

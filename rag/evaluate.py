@@ -8,6 +8,7 @@ The command line (rag/cli.py) prints them; rag/report.py lays them out as a page
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,8 @@ from .errors import EvalError
 from .figures import percentile
 
 TYPES = ("lookup", "paraphrase", "multi", "conflict", "number", "unanswerable")
+DIALOGUE_TYPES = ("pronoun", "ellipsis", "same", "shift", "unanswerable")
+FOLLOW_UPS = "follow-ups"  # the summary row of the dialogues' last turns
 _QUOTES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "\u00a0": " "})
 
 
@@ -35,50 +38,84 @@ class GoldQuestion:
     answerable: bool = True
     answers: tuple[str, ...] = ()
     evidence: tuple[tuple[str, str], ...] = ()  # (doc_id, quote)
+    history: tuple[str, ...] = ()  # a dialogue's earlier questions, asked first (eval_dialogues.yaml)
+    standalone: str = ""  # what the last turn of a dialogue means on its own
 
 
-def load_questions(path: str | Path) -> list[GoldQuestion]:
-    """Parse and check a questions file; EvalError names the entry and the problem."""
+def _read_yaml(path: Path, what: str, key: str) -> list:
     import yaml
 
-    path = Path(path)
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise EvalError(f"The questions file {path} does not exist.") from None
+        raise EvalError(f"The {what} file {path} does not exist.") from None
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise EvalError(f"The questions file {path} cannot be read as YAML: {' '.join(str(exc).split())}") from None
-    if not isinstance(raw, dict) or not isinstance(raw.get("questions"), list) or not raw["questions"]:
-        raise EvalError(f"The questions file {path} must have a non-empty list under 'questions:'.")
-    questions, seen = [], set()
-    for n, item in enumerate(raw["questions"], 1):
+        raise EvalError(f"The {what} file {path} cannot be read as YAML: {' '.join(str(exc).split())}") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get(key), list) or not raw[key]:
+        raise EvalError(f"The {what} file {path} must have a non-empty list under '{key}:'.")
+    return raw[key]
+
+
+def _gold(item: dict, where: str, kind: str, question: str, **extra: Any) -> GoldQuestion:
+    """The answer half of an entry: answerable, answers and evidence, checked."""
+    answerable = bool(item.get("answerable", kind != "unanswerable"))
+    answers = item.get("answers") or []
+    evidence = item.get("evidence") or []
+    if answerable:
+        if not isinstance(answers, list) or not answers or not all(isinstance(a, (str, int, float)) for a in answers):
+            raise EvalError(f"{where}: an answerable question needs a list of 'answers'.")
+        if not isinstance(evidence, list) or not evidence:
+            raise EvalError(f"{where}: an answerable question needs 'evidence' ({{doc, quote}} entries).")
+        for ev in evidence:
+            if not isinstance(ev, dict) or not isinstance(ev.get("doc"), str) or not isinstance(ev.get("quote"), str):
+                raise EvalError(f"{where}: each evidence entry needs 'doc' and 'quote' strings.")
+    return GoldQuestion(item["id"], question, kind, answerable, tuple(str(a) for a in answers),
+                        tuple((ev["doc"], ev["quote"]) for ev in evidence), **extra)
+
+
+def _entries(items: list, path: Path, types: Sequence[str]) -> list[tuple[dict, str, str]]:
+    """(item, where, type) for each entry, with its id and type checked."""
+    out, seen = [], set()
+    for n, item in enumerate(items, 1):
         where = f"{path}, entry {n}" + (f" ({item.get('id')})" if isinstance(item, dict) and item.get("id") else "")
         if not isinstance(item, dict):
-            raise EvalError(f"{where}: each entry must be a mapping with id, question and type.")
-        qid, question, kind = item.get("id"), item.get("question"), item.get("type", "lookup")
+            raise EvalError(f"{where}: each entry must be a mapping with an id and a type.")
+        qid, kind = item.get("id"), item.get("type", types[0])
         if not isinstance(qid, str) or not qid.strip():
             raise EvalError(f"{where}: missing 'id'.")
         if qid in seen:
             raise EvalError(f"{where}: the id {qid} is used twice.")
         seen.add(qid)
+        if kind not in types:
+            raise EvalError(f"{where}: type {kind!r} is not one of {', '.join(types)}.")
+        out.append((item, where, kind))
+    return out
+
+
+def load_questions(path: str | Path) -> list[GoldQuestion]:
+    """Parse and check a questions file; EvalError names the entry and the problem."""
+    path = Path(path)
+    questions = []
+    for item, where, kind in _entries(_read_yaml(path, "questions", "questions"), path, TYPES):
+        question = item.get("question")
         if not isinstance(question, str) or not question.strip():
             raise EvalError(f"{where}: missing 'question' text.")
-        if kind not in TYPES:
-            raise EvalError(f"{where}: type {kind!r} is not one of {', '.join(TYPES)}.")
-        answerable = bool(item.get("answerable", kind != "unanswerable"))
-        answers = item.get("answers") or []
-        evidence = item.get("evidence") or []
-        if answerable:
-            if not isinstance(answers, list) or not answers or not all(isinstance(a, (str, int, float)) for a in answers):
-                raise EvalError(f"{where}: an answerable question needs a list of 'answers'.")
-            if not isinstance(evidence, list) or not evidence:
-                raise EvalError(f"{where}: an answerable question needs 'evidence' ({{doc, quote}} entries).")
-            for ev in evidence:
-                if not isinstance(ev, dict) or not isinstance(ev.get("doc"), str) or not isinstance(ev.get("quote"), str):
-                    raise EvalError(f"{where}: each evidence entry needs 'doc' and 'quote' strings.")
-        questions.append(GoldQuestion(qid, question, kind, answerable, tuple(str(a) for a in answers),
-                                      tuple((ev["doc"], ev["quote"]) for ev in evidence)))
+        questions.append(_gold(item, where, kind, question))
     return questions
+
+
+def load_dialogues(path: str | Path) -> list[GoldQuestion]:
+    """Parse and check a dialogues file: each entry's last turn, with its earlier turns as ``history``."""
+    path = Path(path)
+    dialogues = []
+    for item, where, kind in _entries(_read_yaml(path, "dialogues", "dialogues"), path, DIALOGUE_TYPES):
+        turns = item.get("turns")
+        if not isinstance(turns, list) or len(turns) < 2 or not all(isinstance(t, str) and t.strip() for t in turns):
+            raise EvalError(f"{where}: 'turns' must be a list of at least two questions.")
+        standalone = item.get("standalone", "")
+        dialogues.append(_gold(item, where, kind, turns[-1], history=tuple(turns[:-1]),
+                               standalone=standalone if isinstance(standalone, str) else ""))
+    return dialogues
 
 
 # -- scoring ---------------------------------------------------------------------------------
@@ -162,13 +199,35 @@ def summarise(results: list[Scored]) -> dict[str, float | int | None]:
 
 
 def summary_table(results: list[Scored]) -> dict[str, dict[str, Any]]:
-    """{"all": metrics, "<type>": metrics, ...} for the types present."""
-    table = {"all": summarise(results)}
+    """{"all": metrics, "<type>": metrics, ..., "follow-ups": metrics} for the types present.
+
+    The dialogues' last turns are their own row, apart from "all" (the single questions).
+    """
+    single = [r for r in results if not r.gold.history]
+    follow = [r for r in results if r.gold.history]
+    table = {"all": summarise(single)} if single else {}
     for kind in TYPES:
-        group = [r for r in results if r.gold.type == kind]
+        group = [r for r in single if r.gold.type == kind]
         if group:
             table[kind] = summarise(group)
+    if follow:
+        table[FOLLOW_UPS] = summarise(follow)
     return table
+
+
+def rewritten_standalone(rag, questions: list[GoldQuestion], earlier: str = "Who is John Kerry's Russian counterpart?"
+                         ) -> list[tuple[str, str]]:
+    """The gold questions that a conversation would rewrite, asked after an unrelated earlier turn:
+    [(question, read as)], where read as is neither the question nor its spelling fixed. Should be []."""
+    history = [{"question": earlier, "answer": "Sergei Lavrov [1]."}]
+    out = []
+    for gold in questions:
+        if gold.history:
+            continue
+        read = rag.standalone(gold.question, history)
+        if read not in (gold.question, rag.read(gold.question)):
+            out.append((gold.question, read))
+    return out
 
 
 # -- running ---------------------------------------------------------------------------------
@@ -181,7 +240,12 @@ def evaluate(rag, questions: list[GoldQuestion], k: int | None = None, llm: str 
     for i, gold in enumerate(questions):
         if progress:
             progress(i, len(questions), gold.id)
-        if retrieval_only:
+        if gold.history:  # a dialogue: its earlier turns are asked first, their answers are the history
+            history: list = []
+            for earlier in gold.history:
+                history.append(rag.ask(earlier, k, llm, history=history))
+            record = rag.ask(gold.question, k, llm, history=history).to_dict()
+        elif retrieval_only:
             started = time.perf_counter()
             hits = rag.retrieve(gold.question, k)
             ms = (time.perf_counter() - started) * 1000
@@ -192,7 +256,7 @@ def evaluate(rag, questions: list[GoldQuestion], k: int | None = None, llm: str 
                                   "prompt_tokens": 0, "completion_tokens": 0}}
         else:
             record = rag.ask(gold.question, k, llm).to_dict()
-        results.append(score(gold, record, retrieval_only, k or rag.config.k))
+        results.append(score(gold, record, retrieval_only and not gold.history, k or rag.config.k))
     if progress:
         progress(len(questions), len(questions), "done")
     return results

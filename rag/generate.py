@@ -19,9 +19,10 @@ from .prompts import Prompt
 
 log = logging.getLogger(__name__)
 
-# The question the model is asked about its own draft (`LlamaGenerator.confirm`).
-CONFIRM = ("Check your answer against the passages. Do the passages state it, and does it answer the question "
-           "\"{question}\"? Reply yes or no.")
+# What the model is asked about a proposed answer (`LlamaGenerator.check`).
+CHECK_SYSTEM = "You check whether a proposed answer to a question is correct according to a passage from a news article."
+CHECK = ("Passage: {passage}\nQuestion: {question}\nProposed answer: {answer}\n"
+         "Is the proposed answer correct according to the passage? Reply yes or no.")
 
 
 @runtime_checkable
@@ -51,6 +52,7 @@ class LlamaGenerator:
     """
 
     _scoring_ctx = 512  # tokens of the context `gain` reads a sentence and the question in
+    _check_ctx = 512  # tokens of the context `check` reads a passage, the question and an answer in
 
     def __init__(self, name: str = models.DEFAULT_LLM, n_ctx: int = 2048, n_threads: int = 2, temperature: float = 0.0,
                  seed: int = 0, cache_dir: str | Path = "~/.cache/rag") -> None:
@@ -63,6 +65,8 @@ class LlamaGenerator:
         self.seed = seed
         self._llm = None
         self._scorer = None
+        self._check_llm = None
+        self._check_formatter = None
         self._formatter = None
         self._prefix: tuple[str, list[int]] | None = None  # (system message, its opening tokens)
         self._load_lock = threading.Lock()
@@ -164,41 +168,58 @@ class LlamaGenerator:
             self._prefix = (prompt.system, tokens)
         return self._prefix[1]
 
-    def confirm(self, prompt: Prompt, draft: str, question: str) -> float:
-        """The model's own judgement of its draft: P(yes) to "Do the passages answer ... ?", in [0, 1].
+    def check(self, question: str, passage: str, answer: str) -> float:
+        """The model's reading of a proposed answer: P(yes) to "Is it correct according to the passage?".
 
-        Asked as a further chat turn after the draft, so llama.cpp evaluates only the new turn
-        (about 30 tokens) on top of the prompt and draft already in its cache. Models without a
-        chat template are not asked (1.0).
+        Asked in a context of its own (sharing the loaded weights) that keeps its fixed opening,
+        so only the passage, question and answer are evaluated. A model reads better than it
+        writes: its own draft may be a true sentence about something near the question, which
+        this question, asked afresh, tells apart (README: "The reader's check").
         """
-        if self._formatter is None or not draft.strip():
-            return 1.0
         import numpy as np
 
-        messages = prompt.messages + [{"role": "assistant", "content": draft.strip()},
-                                      {"role": "user", "content": CONFIRM.format(question=question)}]
-        text = self._formatter(messages=messages).prompt
-        llm = self.llm
-        tokens = llm.tokenize(text.encode("utf-8"), add_bos=True, special=True)
-        if len(tokens) >= self.n_ctx:
-            return 1.0
+        llm = self._checker()
+        if self._check_formatter is None:
+            return 1.0  # a base model has no chat turn to ask in
+        user = CHECK.format(passage=" ".join(passage.split()), question=question, answer=answer)
+        messages = [{"role": "system", "content": CHECK_SYSTEM}, {"role": "user", "content": user}]
+        tokens = llm.tokenize(self._check_formatter(messages=messages).prompt.encode("utf-8"), add_bos=True,
+                              special=True)[-(self._check_ctx - 1):]
         with self.lock:
             held = llm.input_ids[:llm.n_tokens].tolist()
             same = next((i for i, (a, b) in enumerate(zip(held, tokens)) if a != b), min(len(held), len(tokens)))
-            same = min(same, len(tokens) - 1)
-            if same == 0:
-                llm.reset()
-            llm.n_tokens = same
-            llm.eval(tokens[same:])
+            llm.n_tokens = min(same, len(tokens) - 1)  # keep the shared opening, evaluate the rest
+            llm.eval(tokens[llm.n_tokens:])
             logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),)).astype(np.float64)
-        yes, no = self._answer_ids()
+        yes, no = self._answer_ids(llm)
         top = max(logits[yes].max(), logits[no].max())
         p_yes, p_no = np.exp(logits[yes] - top).sum(), np.exp(logits[no] - top).sum()
         return float(p_yes / (p_yes + p_no))
 
-    def _answer_ids(self) -> tuple[list[int], list[int]]:
+    def _checker(self):
+        with self._load_lock:
+            if self._check_llm is None:
+                from llama_cpp import Llama
+
+                settings = {**self.load_settings(), "n_ctx": self._check_ctx, "n_batch": self._check_ctx}
+                try:
+                    self._check_llm = Llama(**settings)
+                except (ValueError, RuntimeError, OSError) as exc:
+                    raise ModelError(f"Cannot load the model file {self.path}: {exc}") from None
+                template = self._check_llm.metadata.get("tokenizer.chat_template")
+                if template and self.family != "gemma":
+                    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+                    vocab = self._check_llm
+                    eos = vocab.detokenize([vocab.token_eos()]).decode("utf-8", "ignore")
+                    bos = vocab.detokenize([vocab.token_bos()]).decode("utf-8", "ignore") if vocab.token_bos() >= 0 else ""
+                    self._check_formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
+            return self._check_llm
+
+    @staticmethod
+    def _answer_ids(llm) -> tuple[list[int], list[int]]:
         def ids(words: tuple[str, ...]) -> list[int]:
-            return sorted({self.llm.tokenize(w.encode(), add_bos=False, special=False)[0] for w in words})
+            return sorted({llm.tokenize(w.encode(), add_bos=False, special=False)[0] for w in words})
 
         return ids(("yes", "Yes", " yes", " Yes")), ids(("no", "No", " no", " No"))
 

@@ -204,10 +204,10 @@ class RAG:
                     draft += piece
                     yield piece
             prompt_tokens = generator.count_tokens(_rendered(generator, prompt))
-            confirm = getattr(generator, "confirm", None) if rules.confirm > 0 else None
+            reader = getattr(generator, "check", None) if rules.check > 0 else None
             with _CPU_WORK:
                 verdict = verify(question, draft, hits, idf, default_idf, rules, more,
-                                 confirm and (lambda text: confirm(prompt, text, question)))
+                                 reader and (lambda passage, answer: reader(question, passage, answer)))
         generated = time.perf_counter()
         log.debug("draft=%r verdict=%s", draft, verdict.mode)
         timings = Timings(

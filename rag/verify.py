@@ -38,6 +38,7 @@ _TAILS = [re.compile(p, re.IGNORECASE) for p in (
     r"[,;]?\s*(?:which|this|that|it|as)?\s*(?:is|was|are|were)?\s*(?:also\s+)?"
     r"(?:according to|as (?:stated|mentioned|noted|reported|shown) in|(?:stated|mentioned|noted|found|given|"
     r"reported|shown|provided) in|based on|see|in|from)\s+@\s*[.!]?\s*$",
+    r"[,;]?\s*(?:which|this|that|it)\s+(?:is|was)\s+@\s*[.!]?\s*$",
     r"[,;]?\s*@\s*[.!]?\s*$",
 )]
 _ABOUT_PASSAGES = re.compile(r"^(?:this|the|that|it|such)\b.{0,40}\b(?:passage|information|answer|fact)s?\b.{0,30}"
@@ -61,7 +62,7 @@ _CALENDAR_ASKED = re.compile(r"\b(?:date|year|month)\b", re.IGNORECASE)
 _CALENDAR = re.compile(rf"\b(?:{_MONTHS}|\d{{4}})\b", re.IGNORECASE)
 _REASON = re.compile(r"\b(?:because|since|due to|owing to|as a result|in order to|so that|to|for|in support of|"
                      r"in response to|in retaliation|aimed at|after|following|amid|over)\b", re.IGNORECASE)
-_PLACE = re.compile(r"\b(?:in|at|near|into|outside|over|from|across|to|on)\s+(?:the\s+)?([A-Z][\w’'-]*)")
+_PLACE = re.compile(r"\b(?:in|at|near|into|outside|inside|across|from|off)\s+(?:the\s+)?([A-Z][\w’'-]*)")
 _ROUGHLY = {"dozens", "hundreds", "thousands", "millions", "scores", "several", "few"}
 _UNITS = {"kilometres": "km", "kilometers": "km", "kilometre": "km", "kilometer": "km", "km": "km",
           "miles": "mile", "mile": "mile", "metres": "m", "meters": "m", "percent": "%"}
@@ -75,7 +76,7 @@ class Rules:
     relevance: float = Config.relevance
     quote_coverage: float = Config.quote_coverage
     quote_dense: float = Config.quote_dense
-    confirm: float = Config.confirm
+    check: float = Config.check
 
     @classmethod
     def of(cls, config: Config) -> Rules:
@@ -207,11 +208,13 @@ def mentions(text: str) -> set[str]:
     return found
 
 
-def backing(claim: str, question: str, passages: Sequence[Passage], missing: int) -> tuple[Passage, ...]:
-    """The passage, or pair of passages, that holds the claim; () if none does.
+def backing(claim: str, question: str, passages: Sequence[Passage], missing: int) -> tuple[tuple[Passage, ...], bool]:
+    """The passage, or pair of passages, that holds the claim, and whether it holds all of it.
 
-    Every number and every name of the claim must be held; of its other words beyond the
-    question's, at most ``missing`` may be absent.
+    Every number and every name of the claim must be held, else nothing backs it ((), False).
+    Of its other words beyond the question's, at most ``missing`` may be absent for the claim
+    to be held whole (True); a passage that holds the names and numbers but fewer of the words
+    is returned with False: the reader pointed at it in words of its own.
     """
     asked = set(lemmas(question)) | _META
     new = [w for w in dict.fromkeys(lemmas(claim)) if w not in asked]
@@ -222,17 +225,19 @@ def backing(claim: str, question: str, passages: Sequence[Passage], missing: int
         words = frozenset().union(*(mentions(p.text) for p in group))
         nums = set().union(*(numbers(p.text) for p in group))
         lost = sum(w not in words for w in new if w not in proper)
-        ok = stated <= nums and all(_held(n, words) for n in proper) and lost <= missing
-        return ok, lost
+        return stated <= nums and all(_held(n, words) for n in proper), lost
 
     singles = sorted(((holds((p,)), p) for p in passages), key=lambda s: (not s[0][0], s[0][1], -s[1].coverage))
-    if singles and singles[0][0][0]:
-        return (singles[0][1],)
+    if singles and singles[0][0][0] and singles[0][0][1] <= missing:
+        return (singles[0][1],), True
     for i, one in enumerate(passages):
         for other in passages[i + 1:]:
-            if holds((one, other))[0]:
-                return one, other
-    return ()
+            named, lost = holds((one, other))
+            if named and lost <= missing:
+                return (one, other), True
+    if singles and singles[0][0][0] and singles[0][0][1] < len(new):
+        return (singles[0][1],), False
+    return (), False
 
 
 def names_held(question: str, text: str) -> bool:
@@ -257,16 +262,20 @@ def quoted(passage: Passage, sentence: str) -> Verdict:
     return Verdict(f"“{body}” [{passage.key}]", (passage.citation,), False, "quoted")
 
 
-Confirm = Callable[[str], float]  # the reader's own P(yes) that its draft answers the question
+Check = Callable[[str, str], float]  # (passage, proposed answer) -> the reader's P(yes) that it answers
 
 
 def verify(question: str, draft: str, hits: Sequence[Hit], idf: dict[str, float], default_idf: float,
-           rules: Rules = Rules(), more: Sequence[Hit] = (), confirm: Confirm | None = None) -> Verdict:
+           rules: Rules = Rules(), more: Sequence[Hit] = (), check: Check | None = None) -> Verdict:
     """Decide what the user sees for ``draft`` over ``hits`` (keys 1..k).
 
-    ``more`` are further retrieved passages, searched only for a figure that disagrees with the
-    answer's (cited with key k+1). ``confirm``, if given, is asked about a draft that passed
-    every check and must say yes with at least ``rules.confirm``.
+    The reader's claim, held whole by a passage and of the type asked, is shown as written; a
+    claim whose names and numbers a passage holds, in other words, is replaced by the sentence
+    of that passage it points at, quoted. A claim stating a name or number no passage holds,
+    or a draft that declines, leaves only a passage that carries the question's own words
+    strongly to quote. ``check``, if given, must then say yes (at least ``rules.check``) to what
+    would be shown. ``more`` are further retrieved passages, searched only for a figure that
+    disagrees with the answer's (cited with key k+1).
     """
     asked = list(dict.fromkeys(lemmas(question)))
 
@@ -278,22 +287,32 @@ def verify(question: str, draft: str, hits: Sequence[Hit], idf: dict[str, float]
     near = [p for p in passages if p.hit.dense >= rules.relevance]
     text, declined = parse(draft) if draft else ("", True)
     kept: list[tuple[str, tuple[Passage, ...]]] = []
-    if not declined:
-        for claim in _sentences(text)[:2]:
-            group = backing(claim, question, near, rules.missing_words)
-            if group and has_kind(question, claim) and names_held(question, " ".join(p.text for p in group) + " " + claim):
-                kept.append((claim, group))
-    if kept and confirm is not None and rules.confirm > 0 and confirm(draft) < rules.confirm:
-        kept = []
+    pointed: tuple[Passage, str] | None = None
+    for claim in [] if declined else _sentences(text)[:2]:
+        group, whole = backing(claim, question, near, rules.missing_words)
+        if group and whole and has_kind(question, claim):
+            kept.append((claim, group))
+        elif group and not kept and not pointed:
+            sentence = best_sentence(group[0], lemmas(claim), question)
+            pointed = (group[0], sentence) if has_kind(question, sentence) else None
     if kept:
-        primary = kept[0][1][0]
-    else:
+        shown, primary = " ".join(c for c, _ in kept), kept[0][1][0]
+    elif pointed:
+        primary, shown = pointed
+    elif declined:
         strong = [p for p in passages if p.hit.dense >= rules.quote_dense and p.coverage >= rules.quote_coverage
                   and has_kind(question, best_sentence(p, asked, question))
                   and names_held(question, best_sentence(p, asked, question))]
         if not strong:
             return Verdict(ABSTAIN, (), True, "abstained")
         primary = max(strong, key=lambda p: (p.coverage + p.hit.dense, -int(p.key)))
+        shown = best_sentence(primary, asked, question)
+    else:
+        return Verdict(ABSTAIN, (), True, "abstained")  # the reader's answer is not in the passages
+    if check is not None and rules.check > 0:
+        evidence = " ".join(p.text for _, group in kept for p in group) if kept else primary.text
+        if check(evidence, shown) < rules.check:
+            return Verdict(ABSTAIN, (), True, "abstained")
 
     if kind(question) == "number":  # only quantities can disagree
         further = [passage(str(len(hits) + 1), hit) for hit in more]
@@ -304,11 +323,10 @@ def verify(question: str, draft: str, hits: Sequence[Hit], idf: dict[str, float]
                            f"while another says “{best_sentence(other, asked, question)}” [{other.key}].",
                            (one.citation, other.citation), False, "conflict")
     if not kept:
-        return quoted(primary, best_sentence(primary, asked, question))
+        return quoted(primary, shown)
     parts, cited = [], {}
     for claim, group in kept:
-        body = claim.rstrip(".!?;: ")
-        parts.append(f"{body} {''.join(f'[{p.key}]' for p in group)}.")
+        parts.append(f"{claim.rstrip('.!?;: ')} {''.join(f'[{p.key}]' for p in group)}.")
         for p in group:
             cited.setdefault(p.key, p.citation)
     return Verdict(" ".join(parts), tuple(cited.values()), False, "generated")

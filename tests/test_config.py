@@ -37,11 +37,11 @@ def test_every_field_has_a_comment():
 
 
 def test_yes_no_settings_read_the_usual_words():
-    assert Config.load(env={"RAG_DRAFT_AGREEMENT": "0"}).draft_agreement is False
-    assert Config.load(env={"RAG_DRAFT_AGREEMENT": "yes"}).draft_agreement is True
-    assert Config.load({"draft_agreement": False}, env={}).draft_agreement is False
-    with pytest.raises(ConfigError, match="draft_agreement must be bool"):
-        Config.load(env={"RAG_DRAFT_AGREEMENT": "maybe"})
+    assert Config.load(env={"RAG_SPELLING": "0"}).spelling is False
+    assert Config.load(env={"RAG_SPELLING": "yes"}).spelling is True
+    assert Config.load({"spelling": False}, env={}).spelling is False
+    with pytest.raises(ConfigError, match="spelling must be bool"):
+        Config.load(env={"RAG_SPELLING": "maybe"})
 
 
 def test_k_may_reach_max_k_and_no_further():

@@ -37,12 +37,12 @@ def test_stream_yields_drafts_then_the_verified_answer(rag_echo):
     assert "Iran" in final.text and all(c.key in {"1", "2", "3", "4", "5"} for c in final.citations)
 
 
-def test_who_holds_a_title_is_answered_from_the_articles_without_the_model(rag_echo):
-    rag = rag_echo("The spokesman is Donald Duck [1].")
-    answer = rag.ask("Who is the Pentagon spokesman?")
-    assert rag.generator().prompts == []  # the model's word could only add an invented name
-    assert answer.text.startswith("Peter Cook — ") and "Duck" not in answer.text
-    assert "Pentagon spokesman Peter Cook" in answer.citations[0].text
+def test_a_name_the_reader_invents_never_reaches_the_user(rag_echo):
+    answer = rag_echo("The spokesman is Donald Duck [1].").ask("Who is the Pentagon spokesman?")
+    assert "Duck" not in answer.text
+    right = rag_echo("Passage 2: The Pentagon spokesman is Peter Cook.").ask("Who is the Pentagon spokesman?")
+    assert right.mode == "generated" and "Peter Cook" in right.text
+    assert any("Pentagon spokesman Peter Cook" in c.text for c in right.citations)
 
 
 def test_a_misspelt_question_is_answered_as_read_and_says_so(rag_echo, corpus, tmp_path, fake_embedder):
@@ -105,26 +105,25 @@ def test_context_returns_the_cited_passage_with_neighbours(rag_echo):
     assert any(c.start == cite.start for c in around) and len(around) >= 2
 
 
-class JudgingGenerator(EchoGenerator):
-    """An LLM that writes nothing useful but, asked to judge, prefers sentences holding ``liked``."""
+class CheckingGenerator(EchoGenerator):
+    """A reader whose check says yes only to answers holding ``liked``."""
 
     def __init__(self, draft: str, liked: str) -> None:
         super().__init__(draft)
-        self.liked, self.judged = liked, []
+        self.liked, self.checked = liked, []
 
-    def gain(self, question, texts):
-        self.judged.append(list(texts))
-        return [3.0 if self.liked in t else 0.5 for t in texts]
+    def check(self, question, passage, answer):
+        self.checked.append((question, answer))
+        return 0.9 if self.liked in answer else 0.1
 
 
-@pytest.mark.parametrize("gain", [0.0, 1.2])
-def test_the_llm_judges_sentences_only_when_the_setting_is_on(corpus, tmp_path, fake_embedder, gain):
-    generator = JudgingGenerator("I am not sure.", "crashed en route in Iran")
-    rag = RAG.build(corpus, tmp_path / "index", embedder=fake_embedder, generator=generator, likelihood_gain=gain,
-                    residual_similarity=-1.0)  # the fake embedder's cosines mean nothing
+@pytest.mark.parametrize("check", [0.0, 0.5])
+def test_the_readers_check_is_asked_only_when_the_setting_is_on(corpus, tmp_path, fake_embedder, check):
+    generator = CheckingGenerator("The missiles crashed en route in Iran.", "Caspian")
+    rag = RAG.build(corpus, tmp_path / "index", embedder=fake_embedder, generator=generator, check=check)
     answer = rag.ask("Where did the stray missiles end up?")
-    if gain:
-        assert generator.judged and not answer.abstained and "en route in Iran" in answer.text
-        assert "crashed en route in Iran" in answer.citations[0].text
+    if check:
+        assert generator.checked == [("Where did the stray missiles end up?", "The missiles crashed en route in Iran.")]
+        assert answer.abstained and not answer.citations  # the check said no
     else:
-        assert generator.judged == [] and answer.abstained
+        assert generator.checked == [] and not answer.abstained and "Iran" in answer.text

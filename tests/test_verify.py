@@ -25,7 +25,7 @@ HITS = [hit("a", KILLED, 0.75), hit("b", MISSILES, 0.6, 500), hit("d", THURSDAY,
 
 def run(question, draft, hits=HITS, judge=None, **rules):
     idf, default = idf_table([set(lemmas(h.chunk.text)) for h in hits])
-    return verify(question, draft, hits, idf, default, Rules(**rules), confirm=judge)
+    return verify(question, draft, hits, idf, default, Rules(**rules), check=judge)
 
 
 @pytest.mark.parametrize("draft, claim", [
@@ -84,15 +84,16 @@ def test_a_claim_without_the_kind_of_answer_asked_for_is_not_shown():
     assert run("When was Hamedani killed?", "Hamedani was killed on Thursday night.").mode == "generated"
 
 
-def test_a_claim_about_another_place_than_the_question_names_is_not_shown():
-    v = run("How many Russian cruise missiles crashed in Iraq?", "Four Russian cruise missiles crashed.")
-    assert v.mode != "generated" and "Iraq" not in v.text
+def test_a_claim_the_reader_words_its_own_way_is_replaced_by_the_sentence_it_points_at():
+    v = run("Who killed Hamedani?", "ISIS extremists murdered the Revolutionary Guards commander Hamedani, sadly.")
+    assert v.mode == "quoted" and v.text == f"“{KILLED}” [1]" and "murdered" not in v.text
 
 
-def test_when_the_reader_fails_a_strong_passage_is_quoted():
-    v = run("Who killed Hamedani, the commander in the Iranian Revolutionary Guards?", "He died of a heart attack.")
-    assert v.mode == "quoted" and v.citations[0].text == KILLED and "heart" not in v.text
-    assert v.text == f"“{KILLED}” [1]"
+def test_when_the_reader_declines_only_a_passage_that_carries_the_question_is_quoted():
+    v = run("Who killed Hamedani, the commander in the Iranian Revolutionary Guards?", "The passages do not say.")
+    assert v.mode == "quoted" and v.citations[0].text == KILLED
+    assert run("How many Russian cruise missiles crashed in Iraq?", "Not stated.").abstained  # Iraq is not Iran
+    assert run("Who killed Hamedani?", "He died of a heart attack in Tehran.").abstained  # a name no passage holds
 
 
 def test_with_weak_evidence_the_answer_is_the_abstention():
@@ -105,8 +106,8 @@ def test_with_weak_evidence_the_answer_is_the_abstention():
 
 def test_the_readers_own_doubt_rejects_a_claim_when_asked():
     draft = "Hamedani was killed by ISIS extremists."
-    assert run("Who killed Hamedani?", draft, judge=lambda d: 0.2, confirm=0.5).mode != "generated"
-    assert run("Who killed Hamedani?", draft, judge=lambda d: 0.9, confirm=0.5).mode == "generated"
+    assert run("Who killed Hamedani?", draft, judge=lambda p, a: 0.2, check=0.5).mode != "generated"
+    assert run("Who killed Hamedani?", draft, judge=lambda p, a: 0.9, check=0.5).mode == "generated"
 
 
 def test_disagreeing_figures_from_two_articles_are_both_cited():
