@@ -38,6 +38,7 @@ class Config:
     passage_tokens: int = 90  # per-passage cap in the prompt; keeps prompts short on a CPU
     n_threads: int = 2  # threads for llama.cpp and torch
     temperature: float = 0.0  # 0 = greedy, reproducible answers
+    lookup_tokens: int = 0  # prompt-lookup decoding: tokens drafted from the passages per step (0 = off; bench/)
     seed: int = 0  # llama.cpp sampling seed
     embed_batch: int = 32  # sentence-transformers batch size
     missing_words: int = 1  # a claim's words beyond the question's that its passage may lack (never a name or number)

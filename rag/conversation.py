@@ -29,12 +29,23 @@ MAX_TURNS = 3  # earlier turns read for a rewrite
 MAX_TURN_CHARS = 600  # of each earlier question or answer
 MAX_HISTORY = 1000  # entries accepted at all; more is refused as malformed
 
-REWRITE_SYSTEM = (
-    "You rewrite a follow-up question so that it can be understood without the conversation. "
-    "Replace pronouns and vague references with the names they stand for in the conversation, and complete "
-    "fragments with the words they leave out. Use only names and words from the conversation, change as little "
-    "as possible, and reply with the rewritten question only. If the question already stands alone, repeat it."
-)
+REWRITE_SYSTEM = """Rewrite the user's last question so that it can be understood without the conversation: \
+replace pronouns and vague references (he, it, they, there, that day, the group) with the names they stand for, and \
+complete fragments ("And how many?") with the words they leave out. Use only names and words from the conversation. \
+Change as little as possible. Reply with the rewritten question only.
+
+Example:
+User: Who founded the bakery on Main Street?
+Assistant: Maria Lopez founded it in 1998.
+User: Where was she born?
+Rewritten: Where was Maria Lopez born?
+
+Example:
+User: How many people did the ferry carry?
+Assistant: The ferry carried 120 people.
+User: And how many crew?
+Rewritten: How many crew did the ferry carry?"""
+REWRITE_ANSWER_CHARS = 240  # of each earlier answer shown to the rewriter
 
 _PRONOUNS = {"he", "him", "his", "she", "her", "hers", "they", "them", "their", "theirs", "it", "its", "this",
              "that", "these", "those", "there", "then", "same", "else", "former", "latter", "one", "ones", "other"}
@@ -156,32 +167,41 @@ def _fragment(words: list[str]) -> bool:
 
 
 def rewrite_prompt(question: str, history: Sequence[Turn]) -> Prompt:
-    """The chat the reader is asked to rewrite in: the earlier turns, then the follow-up."""
+    """The conversation, as the rewriter reads it: earlier turns, then the follow-up.
+
+    Its instructions and examples are the fixed system message, which llama.cpp keeps in its
+    cache; each call evaluates only the conversation.
+    """
     lines = []
-    for turn in history:
-        lines += [f"User: {turn.question}", f"Assistant: {turn.answer}"]
-    user = "Conversation:\n" + "\n".join(lines) + f"\n\nFollow-up question: {question}\nRewritten question:"
-    return Prompt(REWRITE_SYSTEM, user, ())
+    for turn in history[-2:]:
+        answer = re.sub(r"\s*\[\d+\]", "", turn.answer).replace("“", "").replace("”", "")
+        lines += [f"User: {turn.question}", f"Assistant: {_clip(answer, REWRITE_ANSWER_CHARS)}"]
+    return Prompt(REWRITE_SYSTEM, "\n".join(lines + [f"User: {question}", "Rewritten:"]), ())
 
 
 def accept(question: str, rewritten: str, history: Sequence[Turn]) -> str | None:
-    """The rewrite if it is a question that adds only words of the conversation, else None.
+    """The rewrite if it keeps the follow-up's words and adds only words of the conversation, else None.
 
     accept("When was he killed?", "When was Hamedani killed?", [Turn("Who killed Hamedani?", "ISIS")])
     -> "When was Hamedani killed?"
     """
     text = " ".join(rewritten.strip().splitlines()[0].split()) if rewritten.strip() else ""
-    text = re.sub(r"^(?:rewritten question|question)\s*:\s*", "", text, flags=re.IGNORECASE).strip(' "“”')
+    text = re.sub(r"^(?:rewritten(?: question)?|question|user)\s*:\s*", "", text, flags=re.IGNORECASE).strip(' "“”')
     if not text or len(text) > 4 * len(question) + 200 or text.lower() == question.lower():
         return None
     spoken = " ".join(f"{t.question} {t.answer}" for t in history)
     said = set(lemmas(spoken)) | set(lemmas(question))
     added = [w for w in lemmas(text) if w not in said]
-    if added or not numbers(text) <= numbers(spoken) | numbers(question):
+    kept = set(lemmas(text))
+    lost = [w for w in lemmas(" ".join(w for w in question.split() if w.lower().strip("?,.!") not in _PRONOUNS))
+            if w not in kept]  # the follow-up's own words stay: not the earlier question again
+    asks = {w for w in re.findall(r"\w+", question.lower()) if w in _WH}  # "When ...?" stays a "when" question
+    if added or lost or not asks <= set(re.findall(r"\w+", text.lower())) or \
+            not numbers(text) <= numbers(spoken) | numbers(question):
         return None
     return text if text.endswith("?") else text.rstrip(".") + "?"
 
 
-def _clip(text: str) -> str:
+def _clip(text: str, limit: int = MAX_TURN_CHARS) -> str:
     text = " ".join(text.split())
-    return text if len(text) <= MAX_TURN_CHARS else text[:MAX_TURN_CHARS].rsplit(" ", 1)[0] + " …"
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"

@@ -55,7 +55,7 @@ class LlamaGenerator:
     _check_ctx = 512  # tokens of the context `check` reads a passage, the question and an answer in
 
     def __init__(self, name: str = models.DEFAULT_LLM, n_ctx: int = 2048, n_threads: int = 2, temperature: float = 0.0,
-                 seed: int = 0, cache_dir: str | Path = "~/.cache/rag") -> None:
+                 seed: int = 0, cache_dir: str | Path = "~/.cache/rag", lookup_tokens: int = 0) -> None:
         self.name = name
         self.family = models.family(name)
         self.path = models.resolve(name, cache_dir)
@@ -63,6 +63,7 @@ class LlamaGenerator:
         self.n_threads = n_threads
         self.temperature = temperature
         self.seed = seed
+        self.lookup_tokens = lookup_tokens  # prompt-lookup decoding: draft this many tokens from the prompt (0 = off)
         self._llm = None
         self._scorer = None
         self._check_llm = None
@@ -74,8 +75,13 @@ class LlamaGenerator:
 
     def load_settings(self) -> dict[str, Any]:
         """The `llama_cpp.Llama` arguments this generator loads its model with (bench reuses them)."""
-        return dict(model_path=self.path, n_ctx=self.n_ctx, n_threads=self.n_threads, n_threads_batch=self.n_threads,
-                    n_batch=512, seed=self.seed, verbose=False)
+        settings: dict[str, Any] = dict(model_path=self.path, n_ctx=self.n_ctx, n_threads=self.n_threads,
+                                        n_threads_batch=self.n_threads, n_batch=512, seed=self.seed, verbose=False)
+        if self.lookup_tokens:
+            from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
+
+            settings["draft_model"] = LlamaPromptLookupDecoding(num_pred_tokens=self.lookup_tokens)
+        return settings
 
     def sampling(self, max_tokens: int, stops: list[str]) -> dict[str, Any]:
         """The `create_completion` sampling arguments (bench reuses them)."""
@@ -201,7 +207,8 @@ class LlamaGenerator:
             if self._check_llm is None:
                 from llama_cpp import Llama
 
-                settings = {**self.load_settings(), "n_ctx": self._check_ctx, "n_batch": self._check_ctx}
+                settings = {**self.load_settings(), "n_ctx": self._check_ctx, "n_batch": self._check_ctx,
+                            "draft_model": None}
                 try:
                     self._check_llm = Llama(**settings)
                 except (ValueError, RuntimeError, OSError) as exc:

@@ -121,7 +121,8 @@ class RAG:
         with self._swap:
             if name not in self._generators:
                 self._generators[name] = LlamaGenerator(name, self.config.n_ctx, self.config.n_threads,
-                                                        self.config.temperature, self.config.seed, self.config.cache_dir)
+                                                        self.config.temperature, self.config.seed, self.config.cache_dir,
+                                                        self.config.lookup_tokens)
             return self._generators[name]
 
     def warm(self, llm: str | None = None) -> None:
