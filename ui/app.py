@@ -19,6 +19,10 @@ from pathlib import Path
 from typing import Any
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # read by gradio: no telemetry, no version check
+# Gradio keeps a record of its last N events and rebuilds a pandas summary of them after every event,
+# monitoring page or not (default N = 10,000): memory and time per event grew with uptime under load.
+os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "100")
+os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "100")  # ... and rebuild it every 100 events, not each one
 
 import gradio as gr  # noqa: E402
 from starlette.middleware import Middleware  # noqa: E402
