@@ -78,6 +78,19 @@ def test_the_cli_refuses_an_open_address_in_one_sentence(tmp_path):
     assert not (tmp_path / "none").exists()
 
 
+@pytest.mark.parametrize("flags, expected", [
+    (["--auth-file", "/nonexistent/users.txt"], "Cannot read the accounts file"),
+    (["--auth", "ann:pw", "--writers", "bob"], "--writers names bob, who has no account"),
+    (["--auth", "ann"], "--auth must look like user:password"),
+])
+def test_the_cli_refuses_unclear_accounts_in_one_sentence_before_loading(tmp_path, flags, expected):
+    out = subprocess.run([sys.executable, "-m", "rag.cli", "serve", "--index", str(tmp_path / "none"), *flags],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    assert out.returncode == 1 and len(lines) == 1 and expected in lines[0], out.stderr
+    assert not (tmp_path / "none").exists()
+
+
 def test_launch_itself_refuses_an_open_address_without_accounts(make_rag):
     app = build_app(make_rag())
     with pytest.raises(ConfigError, match="needs accounts"):

@@ -198,8 +198,8 @@ def report_html(report: IndexReport) -> str:
     same = [n for n in report.files if n not in new]
     lines = []
     if new:
-        lines.append(f"Indexed {esc(', '.join(new))}: {report.embedded} passages embedded; {report.documents} "
-                     f"articles in all. You can ask about {'them' if len(new) > 1 else 'it'} now.")
+        lines.append(f"Indexed {esc(', '.join(new))}: {report.embedded} passage{'s' if report.embedded != 1 else ''} "
+                     f"embedded; {report.documents} articles in all. You can ask about {'them' if len(new) > 1 else 'it'} now.")
     if same:
         lines.append(f"Already indexed, unchanged: {esc(', '.join(same))}.")
     if not report.files:
