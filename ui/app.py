@@ -117,6 +117,8 @@ class ChatPage:
                         shown = ahead
                         waiting = render.turn_html(question, render.waiting_html(ahead))
                         yield render.chat_html(turns + [waiting]), gr.skip(), gr.skip()
+                    else:  # no change to show, but a point at which Gradio can stop the handler of a closed page
+                        yield gr.skip(), gr.skip(), gr.skip()
                 for piece in self.rag.stream(question, k=min(max(int(k), 1), MAX_K), llm=self._llm(llm)):
                     if isinstance(piece, Answer):
                         final = piece
