@@ -29,7 +29,7 @@ index: setup
 	$(RAG) index
 
 run: index
-	$(RAG) serve
+	$(RAG) serve --allow-uploads
 
 ask: index
 	$(RAG) ask

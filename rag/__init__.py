@@ -12,6 +12,8 @@ the answer before it is shown. Errors the user can act on are `RagError`s.
 """
 
 from .config import MAX_K, Config
+from .documents import SUFFIXES as DOCUMENT_SUFFIXES
+from .documents import TYPES as DOCUMENT_TYPES
 from .embed import Embedder
 from .errors import (
     ConfigError,
@@ -41,6 +43,8 @@ __all__ = [
     "Citation",
     "Config",
     "ConfigError",
+    "DOCUMENT_SUFFIXES",
+    "DOCUMENT_TYPES",
     "Document",
     "DocumentError",
     "Embedder",

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import Config
+from .documents import TYPES
 from .errors import DocumentError, QuestionError, RagError
 
 DIALOGUES = "eval_dialogues.yaml"
@@ -213,7 +214,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from ui.app import serve
     except ImportError as exc:
         raise RagError(f"The chat page cannot start ({exc}); run `make setup`.") from None
-    return serve(_config(args), host=args.host, port=args.port, auth=args.auth)
+    return serve(_config(args), host=args.host, port=args.port, auth=args.auth, auth_file=args.auth_file,
+                 writers=args.writers, allow_uploads=args.allow_uploads)
+
+
+_SERVING = """Serving to others (README: "Serving to others"):
+  --host other than loopback (127.0.0.0/8, ::1) needs --auth or --auth-file, or rag refuses to start.
+  Nobody may add articles unless --allow-uploads (all who may open the page) or --writers names them.
+  One question in flight per session; at most {c.max_waiting} more wait behind the one being answered
+  (RAG_MAX_WAITING), later ones are told "busy, try again in a moment".
+  Uploads: {types} files only, {c.max_doc_bytes:,} bytes each (RAG_MAX_DOC_BYTES), {c.max_upload_files} at once
+  (RAG_MAX_UPLOAD_FILES), {c.max_corpus_bytes:,} bytes of documents in all (RAG_MAX_CORPUS_BYTES).
+  {c.login_failures} wrong logins from one address within {c.login_window_s:g} s (RAG_LOGIN_FAILURES,
+  RAG_LOGIN_WINDOW_S) refuse its logins for {c.login_lockout_s:g} s (RAG_LOGIN_LOCKOUT_S).
+  Passwords are never logged; failed logins are, with the user name and address."""
 
 
 def parser() -> argparse.ArgumentParser:
@@ -249,13 +263,21 @@ def parser() -> argparse.ArgumentParser:
                         "exists; '' for none)")
     s.set_defaults(func=cmd_eval)
 
-    s = sub.add_parser("serve", help="open the chat page")
+    s = sub.add_parser(
+        "serve", help="open the chat page", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Open the chat page (and its /ask API).",
+        epilog=_SERVING.format(c=Config(), types=TYPES))
     s.add_argument("--index")
     s.add_argument("--docs")
     s.add_argument("--llm")
-    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1, this machine only)")
     s.add_argument("--port", type=int, default=7860)
-    s.add_argument("--auth", help="user:password required to open the page")
+    s.add_argument("--auth", metavar="USER:PASSWORD", help="an account required to open the page (shows in ps; "
+                   "prefer --auth-file)")
+    s.add_argument("--auth-file", metavar="FILE", help="accounts, one user:password a line (# comments allowed)")
+    uploads = s.add_mutually_exclusive_group()
+    uploads.add_argument("--writers", metavar="USER,USER", help="the accounts that may add articles")
+    uploads.add_argument("--allow-uploads", action="store_true", help="everyone who may open the page may add articles")
     s.set_defaults(func=cmd_serve)
     return p
 

@@ -33,6 +33,12 @@ class Config:
     max_question_chars: int = 2000  # longer questions are refused
     spelling: bool = True  # read a misspelt question word as the article word it is nearest to (rag.spelling)
     max_doc_bytes: int = 20_000_000  # larger files are skipped with a warning
+    max_upload_files: int = 20  # the most files one upload may add; more are refused, nothing added
+    max_corpus_bytes: int = 500_000_000  # an upload that would grow the documents folder past this is refused
+    max_waiting: int = 8  # questions that may wait for the model behind the one it answers; more are told "busy"
+    login_failures: int = 10  # wrong logins one client may make within login_window_s before it is locked out
+    login_window_s: float = 60.0  # ... counted over this many seconds
+    login_lockout_s: float = 60.0  # a locked-out client's logins, right or wrong, are refused this long
     n_ctx: int = 2048  # LLM context window in tokens
     max_tokens: int = 60  # answer length cap in tokens
     passage_tokens: int = 90  # per-passage cap in the prompt; keeps prompts short on a CPU
@@ -92,10 +98,13 @@ class Config:
 
     def _check(self) -> None:
         positive = ["chunk_sentences", "chunk_chars", "k", "candidates", "max_question_chars", "n_ctx", "max_tokens",
-                    "passage_tokens", "n_threads", "embed_batch", "exact_limit", "faiss_threads", "max_doc_bytes"]
+                    "passage_tokens", "n_threads", "embed_batch", "exact_limit", "faiss_threads", "max_doc_bytes",
+                    "max_upload_files", "max_corpus_bytes", "login_failures", "login_window_s", "login_lockout_s"]
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"Setting {name} must be positive, not {getattr(self, name)}.")
+        if self.max_waiting < 0:
+            raise ConfigError(f"Setting max_waiting must be 0 or more, not {self.max_waiting}.")
         if not 1 <= self.chunk_sentences <= 3:
             raise ConfigError("Setting chunk_sentences must be 1, 2 or 3 so citations stay pointed.")
         if self.k > MAX_K:

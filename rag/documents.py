@@ -11,6 +11,7 @@ import hashlib
 import html
 import logging
 import re
+from collections.abc import Iterable
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -18,8 +19,18 @@ from .types import Document
 
 log = logging.getLogger(__name__)
 
-SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
+SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")  # the one list of what can be indexed (and uploaded)
 MARKUP_SUFFIXES = (".html", ".htm")  # files whose spans may hold tags and entities
+_SPELLINGS = {".markdown", ".htm"}  # other spellings of a suffix above: accepted, not named in sentences
+
+
+def _types(suffixes: Iterable[str]) -> str:
+    """The suffixes as a sentence names them: ('.txt', '.md', '.markdown') -> '.txt or .md'."""
+    named = [s for s in suffixes if s not in _SPELLINGS]
+    return named[0] if len(named) == 1 else ", ".join(named[:-1]) + " or " + named[-1]
+
+
+TYPES = _types(SUFFIXES)  # ".txt, .md or .html", for sentences such as "x.py is not a .txt, .md or .html file"
 
 _BOILERPLATE = re.compile(
     r"^(share|share this|advertisement|listen live|get short url|community standards\w*|discussion|"

@@ -8,18 +8,18 @@ version's files as they are made, so memory does not grow with the size of the c
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .chunk import chunk_document
 from .config import Config
-from .documents import SkippedFile, iter_paths, load_document
+from .documents import SUFFIXES, TYPES, SkippedFile, iter_paths, load_document
 from .embed import Embedder
 from .errors import DocumentError, RagIndexError
 from .retrieve import search_text
 from .store import Manifest, Store, VersionWriter, faiss_kind, load_store, remove_unfinished, write_lock
-from .types import Chunk
+from .types import Chunk, Document
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,7 @@ class IndexReport:
     embedded: int = 0  # chunks that went through the embedder in this run
     skipped: tuple[str, ...] = field(default=())  # one sentence per skipped file
     written: bool = False
+    files: tuple[str, ...] = ()  # RAG.add_documents: the names of the given files that the index now holds
 
 
 def _previous(index_dir: Path, config: Config, embedder: Embedder, rebuild: bool) -> Store | None:
@@ -93,14 +94,10 @@ def build_index(config: Config, embedder: Embedder, paths: Iterable[Path] | None
                         rows.keep(doc_id, {**previous, "path": str(path)})
                         unchanged += 1
                         continue
-                    doc = load_document(path, config.max_doc_bytes)
+                    doc, doc_chunks = read_document(path, config)
                 except SkippedFile as exc:
                     skipped.append(str(exc))
                     log.warning("%s", exc)
-                    continue
-                doc_chunks = chunk_document(doc, config.chunk_sentences, config.chunk_chars)
-                if not doc_chunks:
-                    skipped.append(f"Skipped {path}: no sentences found in it.")
                     continue
                 rows.embed(doc_id, {"path": str(path), "sha256": doc.sha256, "title": doc.title}, doc_chunks)
                 (changed if doc_id in old_docs else added).append(doc_id)
@@ -121,6 +118,69 @@ def build_index(config: Config, embedder: Embedder, paths: Iterable[Path] | None
             )
             rows.commit(manifest, config.n_threads)
         return IndexReport(**{**report.__dict__, "written": True})
+
+
+def read_document(path: Path, config: Config) -> tuple[Document, list[Chunk]]:
+    """A file as the index would hold it; raises SkippedFile (saying why) if it would be skipped."""
+    doc = load_document(path, config.max_doc_bytes)
+    chunks = chunk_document(doc, config.chunk_sentences, config.chunk_chars)
+    if not chunks:
+        raise SkippedFile(f"Skipped {path}: no sentences found in it.")
+    return doc, chunks
+
+
+@dataclass(frozen=True)
+class Upload:
+    """Files checked for `RAG.add_documents`: what to copy into the documents folder, and what was skipped."""
+
+    copies: tuple[tuple[Path, Path], ...]  # (source, target in the documents folder), each one indexable
+    skipped: tuple[str, ...]  # one sentence per file that would not be indexed, naming it (not its temporary path)
+
+
+def plan_upload(config: Config, files: Sequence[Path]) -> Upload:
+    """Check every file before any is copied; DocumentError refuses the whole upload in one sentence.
+
+    Refused outright: too many files (max_upload_files), a type that is not indexed, a name or
+    document id that would replace another document, or a documents folder that would grow past
+    max_corpus_bytes. Skipped, with the reason: a file the index would not hold (empty, binary,
+    not UTF-8, over max_doc_bytes, no sentences), so it never enters the documents folder.
+    """
+    if len(files) > config.max_upload_files:
+        raise DocumentError(f"{len(files)} files were sent; at most {config.max_upload_files} can be added at once "
+                            "(setting max_upload_files), so none was added.")
+    docs_dir = Path(config.docs_dir)
+    present = {p.stem: p for p in iter_paths(docs_dir)} if docs_dir.is_dir() else {}
+    taken: dict[str, str] = {}  # doc id -> name, within this upload
+    copies, skipped, new_bytes = [], [], 0
+    for source in files:
+        name = source.name
+        if source.suffix.lower() not in SUFFIXES:
+            raise DocumentError(f"{name} is not a {TYPES} file; only those can be added.")
+        if name.startswith("."):
+            raise DocumentError(f"{name} starts with a dot, and such files are never indexed; rename it.")
+        target, doc_id = docs_dir / name, source.stem
+        if doc_id in taken:
+            raise DocumentError(f"{taken[doc_id]} and {name} would both be the document {doc_id}; rename one.")
+        taken[doc_id] = name
+        other = present.get(doc_id)
+        same_file = other is not None and other.resolve() == source.resolve()
+        if other is not None and not same_file and (other != target or other.read_bytes() != source.read_bytes()):
+            what = f"named {name}" if other == target else f"{other.name}, with the id {doc_id},"
+            raise DocumentError(f"A different document {what} is already indexed; rename the file.")
+        try:
+            read_document(source, config)
+        except SkippedFile as exc:
+            skipped.append(str(exc).replace(f"Skipped {source}:", f"Skipped {name}:", 1))
+            log.warning("%s", skipped[-1])
+            continue
+        if other is None:
+            new_bytes += source.stat().st_size
+        copies.append((source, target))
+    total = sum(p.stat().st_size for p in present.values()) + new_bytes
+    if new_bytes and total > config.max_corpus_bytes:
+        raise DocumentError(f"Adding these files would bring the documents to {total:,} bytes, over the "
+                            f"{config.max_corpus_bytes:,}-byte limit (setting max_corpus_bytes), so none was added.")
+    return Upload(tuple(copies), tuple(skipped))
 
 
 class _Rows:

@@ -13,16 +13,17 @@ import shutil
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from . import conversation
 from .config import Config
-from .documents import SUFFIXES, is_markup, iter_paths
+from .documents import is_markup, iter_paths
 from .embed import Embedder, SentenceTransformerEmbedder
-from .errors import DocumentError, QuestionError
+from .errors import QuestionError
 from .generate import Generator, LlamaGenerator
-from .indexing import IndexReport, Progress, build_index
+from .indexing import IndexReport, Progress, build_index, plan_upload
 from .prompts import ABSTAIN, build_prompt
 from .retrieve import Retriever
 from .spelling import Speller
@@ -86,27 +87,37 @@ class RAG:
     def add_documents(self, files: list[str | Path], progress: Progress | None = None) -> IndexReport:
         """Copy files into the documents folder and index them without re-embedding the rest.
 
-        Every file is checked before any is copied: only .txt, .md and .html, and no file may
-        replace a different document of the same name.
+        Every file is checked before any is copied (`rag.indexing.plan_upload`): a refusal
+        (type, name, count or total size) raises DocumentError and adds nothing; a file the index
+        would not hold is left out and named in ``skipped``. The folder ends up holding only what
+        the index holds: if indexing fails, the copies are removed again. ``files`` in the
+        report names the given files that the index now holds.
         """
-        docs_dir = Path(self.config.docs_dir)
-        plan = []
-        for file in files:
-            source = Path(file)
-            if source.suffix.lower() not in SUFFIXES:
-                raise DocumentError(f"{source.name} is not a .txt, .md or .html file; only those can be added.")
-            target = docs_dir / source.name
-            if target.exists() and source.resolve() != target.resolve() and target.read_bytes() != source.read_bytes():
-                raise DocumentError(f"A different document named {source.name} is already indexed; rename the file.")
-            plan.append((source, target))
-        docs_dir.mkdir(parents=True, exist_ok=True)
-        for source, target in plan:
-            if source.resolve() != target.resolve():
-                shutil.copyfile(source, target)
-        with _CPU_WORK:
-            report = build_index(self.config, self.embedder, iter_paths(docs_dir), progress=progress)
-        self.reload()
-        return report
+        upload = plan_upload(self.config, [Path(f) for f in files])
+        copied = []
+        try:
+            for source, target in upload.copies:
+                if source.resolve() != target.resolve() and not target.exists():
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(source, target)
+                    copied.append(target)
+            if upload.copies:
+                with _CPU_WORK:
+                    report = build_index(self.config, self.embedder, iter_paths(self.config.docs_dir), progress=progress)
+                self.reload()
+            else:
+                report = IndexReport(len(self.titles), len(self.store.chunks))
+        except BaseException:
+            for target in copied:
+                target.unlink(missing_ok=True)
+            raise
+        held = self.store.manifest.documents
+        kept = tuple(t for _, t in upload.copies if held.get(t.stem, {}).get("path") == str(t))
+        lost = [t for t in copied if t not in kept]  # checked as indexable, yet not indexed: not kept either
+        for target in lost:
+            target.unlink(missing_ok=True)
+        skipped = upload.skipped + tuple(f"Skipped {t.name}: it could not be indexed." for t in lost)
+        return replace(report, skipped=skipped, files=tuple(t.name for t in kept))
 
     def reload(self) -> None:
         """Pick up the live index version (after `rag index` or an upload)."""
@@ -243,7 +254,9 @@ def clean_question(question: str, limit: int) -> str:
 
     "Who\x00 killed\x1b[31m him?" -> "Who killed him?"
     """
-    if not isinstance(question, str) or not question.strip():
+    if not isinstance(question, str):
+        raise QuestionError(f"The question must be text, not {'null' if question is None else type(question).__name__}.")
+    if not question.strip():
         raise QuestionError("The question is empty; type a question about the articles.")
     if len(question) > limit:
         raise QuestionError(

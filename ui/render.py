@@ -122,9 +122,14 @@ def draft_html(draft: str) -> str:
             '<div class="meta">draft — checking it against the articles</div></div>')
 
 
-def waiting_html() -> str:
-    return ('<div class="answer draft" aria-busy="true"><p class="answer-text">…</p>'
-            '<div class="meta">waiting for the model; questions are answered one at a time</div></div>')
+def waiting_html(ahead: int | None = None) -> str:
+    """The note under a question that waits for the model; ``ahead``: questions before it in line."""
+    if ahead:
+        note = f"waiting for the model: {ahead} question{'s' if ahead != 1 else ''} ahead of yours"
+    else:
+        note = "waiting for the model; questions are answered one at a time"
+    return (f'<div class="answer draft" aria-busy="true"><p class="answer-text">…</p>'
+            f'<div class="meta" role="status">{note}</div></div>')
 
 
 def error_html(message: str) -> str:
@@ -180,12 +185,28 @@ def library_html(documents: dict[str, str]) -> str:
             f"<ul>{rows}</ul></details></div>")
 
 
-def report_html(names: Sequence[str], report: IndexReport) -> str:
-    """What an upload did, in one line."""
-    added = len(report.added) + len(report.changed)
-    return (f'<div class="upload-ok" role="status">Indexed {esc(", ".join(names))}: {added} new or changed '
-            f"article{'s' if added != 1 else ''}, {report.embedded} passages embedded; "
-            f"{report.documents} articles in all. You can ask about {'them' if len(names) > 1 else 'it'} now.</div>")
+def report_html(report: IndexReport) -> str:
+    """What an upload did: the files the index now holds, then each file left out and why.
+
+    Built from `RAG.add_documents`' report (``files``: the uploaded names now indexed), so the
+    page says what the index holds.
+    """
+    fresh = set(report.added) | set(report.changed)
+    new = [n for n in report.files if n.rsplit(".", 1)[0] in fresh]
+    same = [n for n in report.files if n not in new]
+    lines = []
+    if new:
+        lines.append(f"Indexed {esc(', '.join(new))}: {report.embedded} passage{'s' if report.embedded != 1 else ''} "
+                     f"embedded; {report.documents} articles in all. You can ask about {'them' if len(new) > 1 else 'it'} now.")
+    if same:
+        lines.append(f"Already indexed, unchanged: {esc(', '.join(same))}.")
+    if not report.files:
+        lines.append("Nothing was indexed.")
+    skipped = "".join(f"<li>{esc(sentence)}</li>" for sentence in report.skipped)
+    if skipped:
+        lines.append(f'Not indexed:<ul class="skipped">{skipped}</ul>')
+    kind = "upload-ok" if report.files else "upload-error"
+    return f'<div class="{kind}" role="{"status" if report.files else "alert"}">{"<br>".join(lines)}</div>'
 
 
 def upload_error_html(message: str) -> str:
