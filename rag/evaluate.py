@@ -125,8 +125,16 @@ def _has_quote(text: str, gold: GoldQuestion) -> bool:
 
 
 def _has_alias(text: str, gold: GoldQuestion) -> bool:
-    norm = normalise(text)
-    return any(re.search(r"(?<!\w)" + re.escape(normalise(a)) + r"(?!\w)", norm) for a in gold.answers)
+    """Whether an answer names one of the gold answers, British and American spellings alike
+    ("three kilometers" names "three kilometres": the reader writes its own words)."""
+    norm = _american(normalise(text))
+    return any(re.search(r"(?<!\w)" + re.escape(_american(normalise(a))) + r"(?!\w)", norm) for a in gold.answers)
+
+
+def _american(text: str) -> str:
+    from breame.data.spelling_constants import BRITISH_ENGLISH_SPELLINGS
+
+    return re.sub(r"[a-z]+", lambda m: BRITISH_ENGLISH_SPELLINGS.get(m.group(), m.group()), text)
 
 
 @dataclass

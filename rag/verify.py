@@ -62,7 +62,9 @@ _CALENDAR_ASKED = re.compile(r"\b(?:date|year|month)\b", re.IGNORECASE)
 _CALENDAR = re.compile(rf"\b(?:{_MONTHS}|\d{{4}})\b", re.IGNORECASE)
 _REASON = re.compile(r"\b(?:because|since|due to|owing to|as a result|in order to|so that|to|for|in support of|"
                      r"in response to|in retaliation|aimed at|after|following|amid|over)\b", re.IGNORECASE)
-_PLACE = re.compile(r"\b(?:in|at|near|into|outside|inside|across|from|off)\s+(?:the\s+)?([A-Z][\w’'-]*)")
+_PLACE = re.compile(r"\b(?:in|at|near|into|outside|inside|across|from|off)\s+(?:(?:the|of|a|an|[a-z]+ern)\s+){0,2}"
+                    r"([A-Z][\w’'-]*)")  # "in Iran", "outside of Syria", "in western Syria"
+_YES_NO = re.compile(r"^\s*(?:yes|no)\b[,.;:!]?\s*", re.IGNORECASE)
 _ROUGHLY = {"dozens", "hundreds", "thousands", "millions", "scores", "several", "few"}
 _UNITS = {"kilometres": "km", "kilometers": "km", "kilometre": "km", "kilometer": "km", "km": "km",
           "miles": "mile", "mile": "mile", "metres": "m", "meters": "m", "percent": "%"}
@@ -186,13 +188,34 @@ def has_kind(question: str, text: str) -> bool:
 
 
 def names(text: str) -> list[str]:
-    """The capitalised words and acronyms ``text`` states, as `lemmas` ("the ISIS extremists" -> ["isi"])."""
-    return lemmas(" ".join(w for w in re.findall(r"[\w’'-]+", text) if w[:1].isupper() or w[:1].isdigit()))
+    """The capitalised words and acronyms ``text`` states, as `lemmas` ("the ISIS extremists" -> ["isi"]).
+
+    A sentence's first word is a name only if it is no English word: "Most Iranians ..." names
+    Iranians, "Tasnim said ..." names Tasnim.
+    """
+    from .spelling import english
+
+    picked = []
+    for sentence in _sentences(text):
+        for i, word in enumerate(re.findall(r"[\w’'-]+", sentence)):
+            if (word[:1].isupper() or word[:1].isdigit()) and not (i == 0 and word.lower() in english()):
+                picked.append(word)
+    return lemmas(" ".join(picked))
 
 
 def _held(name: str, words: frozenset[str] | set[str]) -> bool:
-    """A name is held as a word, or as the start of one ("iran" in "iranian"), or an acronym of a run."""
-    return any(w.startswith(name) or (name.startswith(w) and len(w) > 2) for w in words)
+    """A name is held as a word, as the start of one ("iran" in "iranian"), as an acronym of a run,
+    or by a word sharing its first four letters and more ("britain" and "british", "turkey" and "turkish")."""
+    return any(w.startswith(name) or (name.startswith(w) and len(w) > 2) or _kin(name, w) for w in words)
+
+
+def _kin(a: str, b: str) -> bool:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n >= 4 and n >= 0.5 * max(len(a), len(b))
 
 
 def mentions(text: str) -> set[str]:
@@ -216,6 +239,7 @@ def backing(claim: str, question: str, passages: Sequence[Passage], missing: int
     to be held whole (True); a passage that holds the names and numbers but fewer of the words
     is returned with False: the reader pointed at it in words of its own.
     """
+    claim = _YES_NO.sub("", claim)  # "Yes, all the missiles hit" claims that they all hit
     asked = set(lemmas(question)) | _META
     new = [w for w in dict.fromkeys(lemmas(claim)) if w not in asked]
     proper = set(names(claim)) - set(names(question)) - _META
