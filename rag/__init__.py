@@ -24,6 +24,7 @@ from .errors import (
     QuestionError,
     RagError,
     RagIndexError,
+    StoreUnavailableError,
 )
 from .generate import Generator
 from .indexing import IndexReport
@@ -57,6 +58,7 @@ __all__ = [
     "RAG",
     "RagError",
     "RagIndexError",
+    "StoreUnavailableError",
     "Timings",
 ]
 __version__ = "0.1.0"

@@ -16,9 +16,9 @@ from .chunk import chunk_document
 from .config import Config
 from .documents import SkippedFile, iter_paths, load_document
 from .embed import Embedder
-from .errors import DocumentError, RagIndexError
+from .errors import DocumentError, RagIndexError, StoreUnavailableError
 from .retrieve import search_text
-from .store import Manifest, Store, VersionWriter, faiss_kind, load_store, remove_unfinished, write_lock
+from .stores import Engine, Manifest, Store, Writer, index_kind, open_engine
 from .types import Chunk
 
 log = logging.getLogger(__name__)
@@ -42,15 +42,16 @@ class IndexReport:
     written: bool = False
 
 
-def _previous(index_dir: Path, config: Config, embedder: Embedder, rebuild: bool) -> Store | None:
+def _previous(engine: Engine, config: Config, embedder: Embedder, rebuild: bool) -> Store | None:
     """The live index if it can be reused; None means embed everything."""
     if rebuild:
         return None
     try:
-        # faiss sets the OpenMP thread count torch also uses: keep it at n_threads for embedding.
-        store = load_store(index_dir, embedder.name, embedder.dim, config.n_threads)
+        store = engine.open(embedder.name, embedder.dim)
+    except StoreUnavailableError:
+        raise  # an unreachable store is not an empty one: stop, and lose nothing
     except RagIndexError as exc:
-        if (index_dir / "CURRENT").exists():
+        if engine.exists():
             log.warning("Rebuilding from scratch: %s", exc)
         return None
     m = store.manifest
@@ -62,19 +63,20 @@ def _previous(index_dir: Path, config: Config, embedder: Embedder, rebuild: bool
 
 def build_index(config: Config, embedder: Embedder, paths: Iterable[Path] | None = None,
                 rebuild: bool = False, progress: Progress | None = None) -> IndexReport:
-    """Index ``paths`` (default: every file in config.docs_dir) into config.index_dir."""
-    index_dir = Path(config.index_dir)
+    """Index ``paths`` (default: every file in config.docs_dir) into the store Config.store names."""
+    # faiss sets the OpenMP thread count torch also uses: keep it at n_threads for embedding.
+    engine = open_engine(config, threads=config.n_threads)
     docs_dir = Path(config.docs_dir)
     if paths is None:
         if not docs_dir.is_dir():
             raise DocumentError(f"The documents folder {docs_dir} does not exist; pass --docs DIR.")
         paths = iter_paths(docs_dir)
     paths = list(paths)
-    with write_lock(index_dir):
-        remove_unfinished(index_dir)
-        old = _previous(index_dir, config, embedder, rebuild)
+    with engine.lock():
+        engine.remove_unfinished()
+        old = _previous(engine, config, embedder, rebuild)
         old_docs = old.manifest.documents if old else {}
-        with _Rows(index_dir, embedder, old) as rows:
+        with _Rows(engine, embedder, old) as rows:
             documents = rows.documents
             added, changed, skipped = [], [], []
             unchanged = 0
@@ -116,7 +118,7 @@ def build_index(config: Config, embedder: Embedder, paths: Iterable[Path] | None
                 return report
             manifest = Manifest(
                 embedder=embedder.name, dim=embedder.dim, chunk_sentences=config.chunk_sentences,
-                chunk_chars=config.chunk_chars, faiss_type=faiss_kind(rows.count, config.exact_limit),
+                chunk_chars=config.chunk_chars, faiss_type=index_kind(rows.count, config.exact_limit),
                 count=rows.count, documents=documents, files={}, docs_dir=str(docs_dir),
             )
             rows.commit(manifest, config.n_threads)
@@ -132,8 +134,8 @@ class _Rows:
     writes nothing.
     """
 
-    def __init__(self, index_dir: Path, embedder: Embedder, old: Store | None) -> None:
-        self.index_dir = index_dir
+    def __init__(self, engine: Engine, embedder: Embedder, old: Store | None) -> None:
+        self.engine = engine
         self.embedder = embedder
         self.old = old
         self.documents: dict[str, dict] = {}  # doc_id -> manifest entry, rows assigned in order
@@ -141,7 +143,7 @@ class _Rows:
         self.embedded = 0
         self._queue: list[tuple[int, int] | list[Chunk]] = []  # old row spans to copy, or chunks to embed
         self._queued_texts = 0
-        self._writer: VersionWriter | None = None
+        self._writer: Writer | None = None
 
     def __enter__(self) -> _Rows:
         return self
@@ -171,7 +173,7 @@ class _Rows:
 
     def _flush(self) -> None:
         if self._writer is None:
-            self._writer = VersionWriter(self.index_dir, self.embedder.dim)
+            self._writer = self.engine.writer(self.embedder.dim)
         new = [c for item in self._queue if isinstance(item, list) for c in item]
         vectors = self.embedder.embed([search_text(c) for c in new]) if new else None
         self.embedded += len(new)
@@ -184,7 +186,7 @@ class _Rows:
             else:
                 first, count = item
                 assert self.old is not None  # only rows of an old version are kept
-                self._writer.add(self.old.chunks[first:first + count], self.old.vectors[first:first + count])
+                self._writer.add(self.old.chunks[first:first + count], self.old.vectors_of(range(first, first + count)))
         self._queue, self._queued_texts = [], 0
 
     def commit(self, manifest: Manifest, threads: int) -> None:

@@ -27,7 +27,7 @@ from .indexing import IndexReport, Progress, build_index
 from .prompts import ABSTAIN, build_prompt
 from .retrieve import Retriever
 from .spelling import Speller
-from .store import Store, load_store
+from .stores import Store, open_store
 from .text import stems, tokens
 from .types import Answer, Chunk, Hit, Timings
 
@@ -56,7 +56,7 @@ class RAG:
         """Load an existing index; raises IndexMissingError and friends with a sentence to show."""
         config = _config(config, index_dir=index_dir, **overrides)
         embedder = embedder or SentenceTransformerEmbedder(config.embedder, config.embed_batch, config.n_threads)
-        store = load_store(config.index_dir, embedder.name, embedder.dim, config.faiss_threads)
+        store = open_store(config, embedder.name, embedder.dim)
         return cls(store, config, embedder, generator)
 
     @classmethod
@@ -70,8 +70,7 @@ class RAG:
         return cls.open(config=config, embedder=embedder, generator=generator)
 
     def _use(self, store: Store) -> None:
-        retriever = Retriever(store, self.embedder, self.config.candidates, self.config.rrf_k, self.config.dense_weight,
-                              self.config.faiss_threads)
+        retriever = Retriever(store, self.embedder, self.config.candidates, self.config.rrf_k, self.config.dense_weight)
         titles = {doc_id: info.get("title", "") for doc_id, info in store.manifest.documents.items()}
         self.rules = Thresholds.of(self.config)
         words = [tokens(c.readable) for c in store.chunks]  # split once, for both
@@ -108,7 +107,7 @@ class RAG:
 
     def reload(self) -> None:
         """Pick up the live index version (after `rag index` or an upload)."""
-        self._use(load_store(self.config.index_dir, self.embedder.name, self.embedder.dim, self.config.faiss_threads))
+        self._use(open_store(self.config, self.embedder.name, self.embedder.dim))
 
     # -- models -----------------------------------------------------------------------------
     def generator(self, llm: str | None = None) -> Generator:

@@ -8,7 +8,7 @@ import pytest
 
 from rag import Config, IndexCorruptError, IndexMismatchError, IndexMissingError
 from rag.indexing import build_index
-from rag.store import live_version, load_store
+from rag.stores.faiss import live_version, load_store
 
 from .conftest import HashEmbedder
 
