@@ -76,9 +76,11 @@ def client_uri(store: str) -> str:
     return f"http://{parsed.netloc}{parsed.path}"
 
 
-def _quiet_lite() -> None:
-    # Milvus Lite logs a traceback when a database cannot be opened; the error raised here says it in one sentence.
-    logging.getLogger("milvus_lite").setLevel(logging.CRITICAL)
+def _quiet() -> None:
+    # pymilvus logs every failed call with its traceback, Milvus Lite logs one when a database cannot be opened,
+    # and its in-process gRPC server one per RPC it does not implement; the errors raised here say it in one sentence.
+    for name in ("pymilvus", "milvus_lite", "grpc._server"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 class MilvusEngine:
@@ -105,25 +107,26 @@ class MilvusEngine:
         from pymilvus import MilvusClient
         from pymilvus.exceptions import MilvusException
 
+        _quiet()
         if self.lite:
-            _quiet_lite()
             if not Path(self.uri).parent.is_dir():
                 raise IndexMissingError(f"No index at {self.store}: the folder {Path(self.uri).parent} does not exist; "
                                         f"build it with `rag index`.")
         try:
             return MilvusClient(uri=self.uri, token=self.token, timeout=self.timeout)
         except MilvusException as exc:
-            raise self._unavailable(exc) from None
+            raise self._unavailable(exc, connecting=True) from None
 
-    def _unavailable(self, exc: Exception) -> StoreUnavailableError:
-        if self.lite and _locked(Path(self.uri)):
+    def _unavailable(self, exc: Exception, connecting: bool = False) -> StoreUnavailableError:
+        reason = (getattr(exc, "message", "") or str(exc)).rstrip(".")
+        if connecting and self.lite and _locked(Path(self.uri)):
             return StoreUnavailableError(
                 f"The Milvus Lite database {self.uri} is in use by another process (Milvus Lite allows one at a time); "
                 "stop it, or serve the database with `milvus-lite server` and set RAG_STORE=milvus://127.0.0.1:19530."
             )
-        reason = getattr(exc, "message", "") or str(exc)
-        return StoreUnavailableError(f"Milvus at {self.store} cannot be reached ({reason.rstrip('.')}); "
-                                     "start it or check RAG_STORE.")
+        if connecting or getattr(exc, "code", None) == 2:  # 2: the server is unavailable
+            return StoreUnavailableError(f"Milvus at {self.store} cannot be reached ({reason}); start it or check RAG_STORE.")
+        return StoreUnavailableError(f"Milvus at {self.store} failed a request ({reason}); {REBUILD_HINT} if it persists.")
 
     @contextmanager
     def _calls(self) -> Iterator[None]:
@@ -164,6 +167,7 @@ class MilvusEngine:
             raise IndexCorruptError(f"The index at {self.store} ({collection}) has no complete manifest; {REBUILD_HINT}.")
         check_embedder(manifest, self.store, embedder, dim)
         with self._calls():
+            self._loaded(collection)
             chunks = self._chunks(collection, manifest.count)
         return MilvusStore(self, collection, manifest, chunks)
 
@@ -182,12 +186,19 @@ class MilvusEngine:
                                     f"{REBUILD_HINT}.")
         return chunks  # type: ignore[return-value]
 
+    def _loaded(self, collection: str) -> None:
+        """Load ``collection`` for searching if it is not (Milvus Lite releases everything when it restarts)."""
+        state = self.client.get_load_state(collection).get("state")
+        if getattr(state, "name", str(state)) != "Loaded":
+            self.client.load_collection(collection)
+
     def manifest(self, collection: str) -> Manifest | None:
         """The complete manifest of ``collection``, or None if it has none (an unfinished version)."""
         table = f"{self.name}_manifests"
         with self._calls():
             if not self.client.has_collection(table):
                 return None
+            self._loaded(table)
             parts = self.client.query(table, filter=f'version == "{collection}"', output_fields=["part", "total", "text"],
                                       limit=QUERY_BLOCK)
         parts = sorted(parts, key=lambda p: p["part"])
@@ -242,6 +253,7 @@ class MilvusEngine:
             index = self.client.prepare_index_params()
             index.add_index(field_name="unused", index_type="FLAT", metric_type="L2")
             self.client.create_collection(table, schema=schema, index_params=index)
+        self._loaded(table)
         return table
 
 
