@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .chunk import chunk_document
 from .config import Config
-from .documents import SkippedFile, iter_paths, load_document
+from .documents import SkippedFile, file_of, iter_paths, load_file
 from .embed import Embedder
 from .errors import DocumentError, RagIndexError, StoreUnavailableError
 from .retrieve import search_text
@@ -31,7 +31,7 @@ EMBED_BLOCK = 512  # passages per embedder call when indexing (across documents)
 class IndexReport:
     """What an index run did, for the CLI and the chat page."""
 
-    documents: int
+    documents: int  # files indexed (a PDF is one, whatever its pages)
     chunks: int
     added: tuple[str, ...] = ()
     changed: tuple[str, ...] = ()
@@ -80,39 +80,46 @@ def build_index(config: Config, embedder: Embedder, paths: Iterable[Path] | None
             documents = rows.documents
             added, changed, skipped = [], [], []
             unchanged = 0
+            old_files = _by_file(old_docs)
+            files: list[str] = []  # ids of the files indexed, in order
             for i, path in enumerate(paths):
                 if progress:
                     progress(i, len(paths), path.name)
-                doc_id = path.stem
-                if doc_id in documents:
-                    skipped.append(f"Skipped {path}: another file already has the id {doc_id}.")
+                file_id = path.stem
+                if file_id in files:
+                    skipped.append(f"Skipped {path}: another file already has the id {file_id}.")
                     log.warning(skipped[-1])
                     continue
                 try:
                     data_hash = _hash(path, config.max_doc_bytes)
-                    previous = old_docs.get(doc_id)
-                    if old is not None and previous and previous["sha256"] == data_hash:
-                        rows.keep(doc_id, {**previous, "path": str(path)})
+                    previous = old_files.get(file_id, [])
+                    if old is not None and previous and all(old_docs[d]["sha256"] == data_hash for d in previous):
+                        for doc_id in previous:
+                            rows.keep(doc_id, {**old_docs[doc_id], "path": str(path)})
+                        files.append(file_id)
                         unchanged += 1
                         continue
-                    doc = load_document(path, config.max_doc_bytes)
+                    docs = load_file(path, config.max_doc_bytes)
                 except SkippedFile as exc:
                     skipped.append(str(exc))
                     log.warning("%s", exc)
                     continue
-                doc_chunks = chunk_document(doc, config.chunk_sentences, config.chunk_chars)
-                if not doc_chunks:
+                chunked = [(doc, chunk_document(doc, config.chunk_sentences, config.chunk_chars)) for doc in docs]
+                if not any(doc_chunks for _, doc_chunks in chunked):
                     skipped.append(f"Skipped {path}: no sentences found in it.")
                     continue
-                rows.embed(doc_id, {"path": str(path), "sha256": doc.sha256, "title": doc.title}, doc_chunks)
-                (changed if doc_id in old_docs else added).append(doc_id)
+                for doc, doc_chunks in chunked:
+                    if doc_chunks:
+                        rows.embed(doc.id, {"path": str(path), "sha256": doc.sha256, "title": doc.title}, doc_chunks)
+                files.append(file_id)
+                (changed if file_id in old_files else added).append(file_id)
             if progress:
                 progress(len(paths), len(paths), "writing index")
             rows.embed_queued()
-            removed = sorted(set(old_docs) - set(documents))
+            removed = sorted(set(old_files) - set(files))
             if not documents:
                 raise DocumentError(f"No readable documents in {docs_dir}; nothing was indexed.")
-            report = IndexReport(len(documents), rows.count, tuple(added), tuple(changed), tuple(removed), unchanged,
+            report = IndexReport(len(files), rows.count, tuple(added), tuple(changed), tuple(removed), unchanged,
                                  rows.embedded, tuple(skipped))
             if old is not None and not (added or changed or removed) and list(old_docs) == list(documents):
                 return report
@@ -193,6 +200,14 @@ class _Rows:
         self._flush()
         assert self._writer is not None
         self._writer.commit(manifest, threads)
+
+
+def _by_file(documents: dict[str, dict]) -> dict[str, list[str]]:
+    """Document ids by the file they come from, in index order: {"r#p1", "r#p2", "a"} -> {"r": [...], "a": ["a"]}."""
+    out: dict[str, list[str]] = {}
+    for doc_id in documents:
+        out.setdefault(file_of(doc_id), []).append(doc_id)
+    return out
 
 
 def _hash(path: Path, max_bytes: int) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 
 from .cite import Thresholds, idf_table, verify
 from .config import Config
-from .documents import SUFFIXES, iter_paths
+from .documents import SUFFIXES, SkippedFile, iter_paths, load_file
 from .embed import Embedder, SentenceTransformerEmbedder
 from .errors import DocumentError, QuestionError
 from .extract import is_identity
@@ -29,7 +29,7 @@ from .retrieve import Retriever
 from .spelling import Speller
 from .stores import Store, open_store
 from .text import stems, tokens
-from .types import Answer, Chunk, Hit, Timings
+from .types import Answer, Chunk, Hit, Timings, page_of
 
 log = logging.getLogger(__name__)
 
@@ -83,18 +83,23 @@ class RAG:
     def add_documents(self, files: list[str | Path], progress: Progress | None = None) -> IndexReport:
         """Copy files into the documents folder and index them without re-embedding the rest.
 
-        Every file is checked before any is copied: only .txt, .md and .html, and no file may
-        replace a different document of the same name.
+        Every file is checked before any is copied: only readable .txt, .md, .html and .pdf files
+        (a scanned, corrupt or locked PDF is refused with the reason), and no file may replace a
+        different document of the same name.
         """
         docs_dir = Path(self.config.docs_dir)
         plan = []
         for file in files:
             source = Path(file)
             if source.suffix.lower() not in SUFFIXES:
-                raise DocumentError(f"{source.name} is not a .txt, .md or .html file; only those can be added.")
+                raise DocumentError(f"{source.name} is not a .txt, .md, .html or .pdf file; only those can be added.")
             target = docs_dir / source.name
             if target.exists() and source.resolve() != target.resolve() and target.read_bytes() != source.read_bytes():
                 raise DocumentError(f"A different document named {source.name} is already indexed; rename the file.")
+            try:
+                load_file(source, self.config.max_doc_bytes)
+            except SkippedFile as exc:
+                raise DocumentError(f"{source.name} cannot be added: {str(exc).removeprefix(f'Skipped {source}: ')}") from None
             plan.append((source, target))
         docs_dir.mkdir(parents=True, exist_ok=True)
         for source, target in plan:
@@ -200,10 +205,14 @@ class RAG:
         return dict(self.titles)
 
     def context(self, doc_id: str, start: int, end: int, window: int = 1) -> list[Chunk]:
-        """The chunk at (doc_id, start, end) with its neighbours, for showing a citation in place."""
-        for chunk in self.store.chunks[slice(*_rows(self.store, doc_id))]:
+        """The chunk at (doc_id, start, end) with its neighbours, for showing a citation in place.
+
+        A PDF page ("report#p3") is short and is shown whole: every passage of the page.
+        """
+        page = self.store.chunks[slice(*_rows(self.store, doc_id))]
+        for chunk in page:
             if chunk.start <= start and end <= chunk.end:
-                return self.store.neighbours(chunk, window)
+                return list(page) if page_of(doc_id) else self.store.neighbours(chunk, window)
         return []
 
 

@@ -160,7 +160,7 @@ def test_uploaded_markup_is_shown_as_text_and_never_runs(page, site, tmp_path):
     (tmp_path / "report.pdf").write_bytes(b"%PDF-1.4")
     upload.set_input_files(str(tmp_path / "report.pdf"))
     page.wait_for_selector("#upload-status .upload-error", timeout=60_000)
-    assert "report.pdf is not a .txt, .md or .html file" in page.locator("#upload-status").inner_text()
+    assert "report.pdf cannot be added: it is not a readable PDF" in page.locator("#upload-status").inner_text()
 
     (tmp_path / "lighthouse.md").write_text(EVIL_MD, encoding="utf-8")
     (tmp_path / "keeper_interview.html").write_text(EVIL_HTML, encoding="utf-8")

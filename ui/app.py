@@ -138,7 +138,7 @@ def build_app(rag: RAG) -> gr.Blocks:
                                   label="Passages to retrieve (k)", elem_id="k")
                     llm = gr.Radio(page.llm_choices(), value=rag.config.llm, label="Model that answers", elem_id="llm")
                 with gr.Accordion("Add articles", open=False):
-                    files = gr.File(label="Upload .txt, .md or .html files", file_count="multiple", type="filepath",
+                    files = gr.File(label="Upload .txt, .md, .html or .pdf files", file_count="multiple", type="filepath",
                                     height=140, elem_id="upload")
                     upload_status = gr.HTML("", js_on_load=None, elem_id="upload-status")
                 library = gr.HTML(page.library(), js_on_load=None, elem_id="library")
