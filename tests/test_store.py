@@ -146,6 +146,28 @@ def test_damaged_faiss_index_is_refused_with_the_fix(corpus, tmp_path, fake_embe
         load_store(tmp_path / "index", "hash-64", 64)
 
 
+def test_rows_added_in_large_blocks_keep_their_numbers(tmp_path, engine):
+    import numpy as np
+
+    from rag.stores import Manifest
+    from rag.types import Chunk
+
+    config = _config(tmp_path, tmp_path, engine)
+    n = 5000  # more than one Milvus insert call per add
+    vectors = np.eye(64, dtype=np.float32)[np.arange(n) % 64]
+    chunks = [Chunk(f"d:{i}-{i + 1}", "d", f"passage {i}", i, i + 1) for i in range(n)]
+    store_engine = open_engine(config)
+    with store_engine.lock():
+        writer = store_engine.writer(64)
+        writer.add(chunks[:4500], vectors[:4500])
+        writer.add(chunks[4500:], vectors[4500:])
+        writer.commit(Manifest("hash-64", 64, 2, 360, "flat", n, {"d": {"path": "", "sha256": "", "title": "",
+                                                                         "rows": [0, n]}}, {}))
+    store = _open(config)
+    assert [c.text for c in store.chunks] == [c.text for c in chunks]
+    assert (store.vectors_of([0, 4499, 4500, 4999]) == vectors[[0, 4499, 4500, 4999]]).all()
+
+
 def test_milvus_version_missing_its_passages_is_refused(corpus, tmp_path, fake_embedder):
     config = _config(corpus, tmp_path, "milvus")
     build_index(config, fake_embedder)

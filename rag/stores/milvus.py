@@ -23,6 +23,8 @@ from __future__ import annotations
 import fcntl
 import json
 import logging
+import os
+import sys
 import threading
 import time
 import uuid
@@ -79,8 +81,11 @@ def client_uri(store: str) -> str:
 def _quiet() -> None:
     # pymilvus logs every failed call with its traceback, Milvus Lite logs one when a database cannot be opened,
     # and its in-process gRPC server one per RPC it does not implement; the errors raised here say it in one sentence.
+    # gRPC's C core prints keepalive chatter ("too_many_pings") to stderr unless told not to before it loads.
     for name in ("pymilvus", "milvus_lite", "grpc._server"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
+    if "grpc" not in sys.modules:
+        os.environ.setdefault("GRPC_VERBOSITY", "NONE")
 
 
 class MilvusEngine:
@@ -349,8 +354,9 @@ class MilvusWriter:
         if len(chunks) != len(vectors) or (len(vectors) and vectors.shape[1] != self.dim):
             raise ValueError(f"{len(chunks)} chunks but vectors of shape {vectors.shape}; expected one {self.dim}-d row each.")
         vectors = np.asarray(vectors, dtype=np.float32)
+        first = self.count
         for part in blocks(range(len(chunks)), INSERT_BLOCK):
-            rows = [{"row": self.count + i, "chunk_id": chunks[i].id, "doc_id": chunks[i].doc_id, "text": chunks[i].text,
+            rows = [{"row": first + i, "chunk_id": chunks[i].id, "doc_id": chunks[i].doc_id, "text": chunks[i].text,
                      "start": chunks[i].start, "end": chunks[i].end, "clean": chunks[i].clean, "vector": vectors[i].tolist()}
                     for i in part]
             with self.engine._calls():
