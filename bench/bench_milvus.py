@@ -106,9 +106,11 @@ def _texts(n: int, rng) -> tuple[list[str], list[str]]:
 
 def _lexical(ctx: Context, n: int) -> None:
     import bm25s
-    from pymilvus import DataType, Function, FunctionType, MilvusClient
 
     from rag.stores.milvus import _quiet
+
+    _quiet()
+    from pymilvus import DataType, Function, FunctionType, MilvusClient
 
     r = ctx.results
     p = f"milvus.bm25.{n}"
@@ -119,7 +121,6 @@ def _lexical(ctx: Context, n: int) -> None:
     lexical.index([t.split() for t in texts], show_progress=False)
     bm25s_build = time.perf_counter() - start
 
-    _quiet()
     path = OUT / "milvus" / "bm25.db"
     shutil.rmtree(path, ignore_errors=True)
     client = MilvusClient(str(path))

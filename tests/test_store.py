@@ -365,3 +365,25 @@ def test_lite_file_in_use_by_another_process_is_one_sentence(corpus, tmp_path, f
     finally:
         holder.kill()
         holder.wait()
+
+
+@pytest.mark.slow
+def test_the_cli_gives_the_same_cited_answer_on_milvus_as_on_faiss(tmp_path):
+    """`rag index` then `rag ask "Who killed Hamedani?"`, real models, once per engine: the same answer and citations."""
+    from .conftest import ARTICLES
+
+    answers = {}
+    for store in ("faiss", f"milvus://{tmp_path}/x.db"):
+        env = {**os.environ, "RAG_STORE": store, "RAG_LLM": os.environ.get("RAG_TEST_LLM", "smollm2")}
+        common = ["--index", str(tmp_path / "index")]
+        built = subprocess.run([sys.executable, "-m", "rag.cli", "index", "--docs", str(ARTICLES), *common], env=env,
+                               cwd=ROOT, capture_output=True, text=True, timeout=600)
+        assert built.returncode == 0, built.stderr
+        asked = subprocess.run([sys.executable, "-m", "rag.cli", "ask", "Who killed Hamedani?", "--json", *common],
+                               env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
+        assert asked.returncode == 0, asked.stderr
+        answers[store] = json.loads(asked.stdout)
+    on_faiss, on_milvus = answers.values()
+    assert on_faiss["citations"] and not on_faiss["abstained"]
+    assert on_milvus["answer"] == on_faiss["answer"] and on_milvus["citations"] == on_faiss["citations"]
+    assert [p["doc_id"] for p in on_milvus["passages"]] == [p["doc_id"] for p in on_faiss["passages"]]

@@ -109,10 +109,10 @@ class MilvusEngine:
         return self._client
 
     def _connect(self):
+        _quiet()
         from pymilvus import MilvusClient
         from pymilvus.exceptions import MilvusException
 
-        _quiet()
         if self.lite:
             if not Path(self.uri).parent.is_dir():
                 raise IndexMissingError(f"No index at {self.store}: the folder {Path(self.uri).parent} does not exist; "
