@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script:
 
 from bench import (  # noqa: E402
     bench_coldstart,
+    bench_embed,
     bench_generate,
     bench_index,
     bench_milvus,
@@ -39,6 +40,7 @@ BENCHMARKS = {
     "scale": bench_scale.run,
     "milvus": bench_milvus.run,
     "pdf": bench_pdf.run,
+    "embed": bench_embed.run,
 }
 
 

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -387,3 +388,42 @@ def test_the_cli_gives_the_same_cited_answer_on_milvus_as_on_faiss(tmp_path):
     assert on_faiss["citations"] and not on_faiss["abstained"]
     assert on_milvus["answer"] == on_faiss["answer"] and on_milvus["citations"] == on_faiss["citations"]
     assert [p["doc_id"] for p in on_milvus["passages"]] == [p["doc_id"] for p in on_faiss["passages"]]
+
+
+def test_a_milvus_server_is_the_same_code_path_and_a_lost_server_is_one_sentence(corpus, tmp_path, fake_embedder):
+    """`milvus-lite server` stands in for a Milvus standalone: only RAG_STORE changes (milvus://host:port)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+
+    def serve():
+        proc = subprocess.Popen([sys.executable, "-m", "milvus_lite", "server", "--data-dir", str(tmp_path / "server"),
+                                 "--host", "127.0.0.1", "--port", str(port)], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        for _ in range(200):
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    return proc
+            time.sleep(0.05)
+        proc.kill()
+        raise AssertionError("milvus-lite server did not start")
+
+    config = Config(docs_dir=str(corpus), store=f"milvus://127.0.0.1:{port}", milvus_timeout=5)
+    server = serve()
+    try:
+        rag = RAG.build(config=config, embedder=fake_embedder, generator=EchoGenerator("ISIS extremists"))
+        assert rag.ask("Who killed Hamedani?").citations
+    finally:
+        server.kill()
+        server.wait()
+    with pytest.raises(StoreUnavailableError, match=f"Milvus at milvus://127.0.0.1:{port} cannot be reached") as err:
+        rag.retrieve("Who killed Hamedani?")
+    assert "\n" not in str(err.value)
+    server = serve()  # nothing was lost: the index is there when the server is back
+    try:
+        assert RAG.open(config=config, embedder=fake_embedder).retrieve("Who killed Hamedani?")
+    finally:
+        server.kill()
+        server.wait()
