@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int, str], None]  # (done, total, what) -> None
 EMBED_BLOCK = 512  # passages per embedder call when indexing (across documents)
+COPY_BLOCK = 16_384  # unchanged passages copied to the new version per read of the old one (24 MiB at 384-d)
 
 
 @dataclass(frozen=True)
@@ -133,7 +134,7 @@ def build_index(config: Config, embedder: Embedder, paths: Iterable[Path] | None
 
 
 class _Rows:
-    """The new version's rows, in document order, streamed to a VersionWriter.
+    """The new version's rows, in document order, streamed to the engine's Writer.
 
     Unchanged documents are copied from the old version; new ones are embedded in blocks of
     about EMBED_BLOCK passages across documents (bigger encode calls pad less). Nothing is
@@ -184,17 +185,29 @@ class _Rows:
         new = [c for item in self._queue if isinstance(item, list) for c in item]
         vectors = self.embedder.embed([search_text(c) for c in new]) if new else None
         self.embedded += len(new)
-        at = 0
+        at, kept = 0, []  # kept: consecutive old row spans not written yet
         for item in self._queue:
             if isinstance(item, list):
                 assert vectors is not None
+                self._copy(kept)
+                kept = []
                 self._writer.add(item, vectors[at:at + len(item)])
                 at += len(item)
             else:
-                first, count = item
-                assert self.old is not None  # only rows of an old version are kept
-                self._writer.add(self.old.chunks[first:first + count], self.old.vectors_of(range(first, first + count)))
+                kept.append(item)
+                if sum(count for _, count in kept) >= COPY_BLOCK:
+                    self._copy(kept)
+                    kept = []
+        self._copy(kept)
         self._queue, self._queued_texts = [], 0
+
+    def _copy(self, spans: list[tuple[int, int]]) -> None:
+        """Write unchanged documents' rows from the old version, their vectors read in one call."""
+        if not spans:
+            return
+        assert self.old is not None and self._writer is not None  # only rows of an old version are kept
+        rows = [row for first, count in spans for row in range(first, first + count)]
+        self._writer.add([self.old.chunks[row] for row in rows], self.old.vectors_of(rows))
 
     def commit(self, manifest: Manifest, threads: int) -> None:
         self._flush()

@@ -402,11 +402,16 @@ def test_a_milvus_server_is_the_same_code_path_and_a_lost_server_is_one_sentence
         proc = subprocess.Popen([sys.executable, "-m", "milvus_lite", "server", "--data-dir", str(tmp_path / "server"),
                                  "--host", "127.0.0.1", "--port", str(port)], stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
-        for _ in range(200):
-            with socket.socket() as probe:
-                if probe.connect_ex(("127.0.0.1", port)) == 0:
-                    return proc
-            time.sleep(0.05)
+        from pymilvus import MilvusClient
+        from pymilvus.exceptions import MilvusException
+
+        deadline = time.monotonic() + 60  # a busy machine starts it slowly
+        while time.monotonic() < deadline:
+            try:
+                MilvusClient(f"http://127.0.0.1:{port}", timeout=2).list_collections()
+                return proc
+            except MilvusException:
+                time.sleep(0.2)
         proc.kill()
         raise AssertionError("milvus-lite server did not start")
 
