@@ -7,14 +7,25 @@ import json
 
 import numpy as np
 
-from bench import bench_coldstart, bench_generate, bench_index, bench_retrieve, bench_scale, run
+from bench import (
+    bench_coldstart,
+    bench_embed,
+    bench_generate,
+    bench_index,
+    bench_milvus,
+    bench_pdf,
+    bench_retrieve,
+    bench_scale,
+    run,
+)
 from bench.common import Results, percentile, save
 from bench.scale_index import StandInEmbedder
 
 
 def test_every_benchmark_has_a_run_function():
-    assert set(run.BENCHMARKS) == {"index", "retrieve", "generate", "coldstart", "scale"}
-    for module in (bench_index, bench_retrieve, bench_generate, bench_coldstart, bench_scale):
+    assert set(run.BENCHMARKS) == {"index", "retrieve", "generate", "coldstart", "scale", "milvus", "pdf", "embed"}
+    for module in (bench_index, bench_retrieve, bench_generate, bench_coldstart, bench_scale, bench_milvus, bench_pdf,
+                   bench_embed):
         assert callable(module.run)
 
 
@@ -64,3 +75,12 @@ def test_stand_in_embedder_is_deterministic():
 def test_first_visible_output_ignores_escape_sequences():
     assert bench_coldstart._ESCAPES.sub(b"", b"\x1b[?25l\x1b[2K\r \n") == b""
     assert bench_coldstart._ESCAPES.sub(b"", b"\x1b[2mPeter") == b"Peter"
+
+
+def test_milvus_lines_put_faiss_beside_milvus_as_a_ratio(capsys):
+    r = Results()
+    bench_milvus.beside(r, "x.p50_ms", 4.0, 1.0, "ms", "one query")
+    bench_milvus.beside(r, "x.recall10", 0.9, 1.0, "", "recall", higher_is_better=True)
+    assert r.values["x.p50_ms.milvus"] == 4.0 and r.values["x.p50_ms.faiss"] == 1.0 and r.values["x.p50_ms.ratio"] == 0.25
+    assert r.values["x.recall10.ratio"] == 0.9
+    assert "FAISS 1 ms, ratio 0.25" in capsys.readouterr().out
