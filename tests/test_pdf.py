@@ -128,3 +128,10 @@ def test_the_chat_page_shows_the_cited_span_in_the_page(wire, tmp_path, fake_emb
     assert "ferry_wire.pdf</code> · <span class=\"page\">page 2</span>" in page and "of the page" in page
     assert "<mark>Salvage crews refloated the Baltic Star at high tide on Wednesday, the authority said.</mark>" in page
     assert "Investigators from the Estonian Safety Investigation Bureau" in page  # the rest of the page, around it
+
+
+def test_the_library_counts_a_pdf_once_with_its_pages():
+    from ui.render import library_html
+
+    listing = library_html({"a": "Article A", "ferry_wire#p1": "Ferry", "ferry_wire#p2": "Ferry"})
+    assert "2 articles indexed" in listing and "<code>ferry_wire.pdf</code> · 2 pages" in listing

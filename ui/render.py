@@ -17,6 +17,7 @@ Context = Callable[[str, int, int], list[Chunk]]  # rag.context(doc_id, start, e
 
 _MARKER = re.compile(r"\[([A-Za-z0-9]{1,8})\]")
 _TAG = re.compile(r"<[^>]*>")
+_PDF_PAGE = re.compile(r"^(.*)#p[1-9][0-9]*$")  # a PDF page's document id (rag.types.page_of)
 _MODES = {"generated": "checked against the sources", "quoted": "quoted from a source", "conflict": "the sources disagree"}
 CLOSEST = 3  # passages listed under an abstention
 
@@ -184,9 +185,17 @@ def sources_html(answer: Answer | None, titles: dict[str, str]) -> str:
 
 
 def library_html(documents: dict[str, str]) -> str:
-    """A count of the indexed articles and their titles."""
-    rows = "".join(f"<li>{esc(title or doc_id)} <code>{esc(doc_id)}</code></li>" for doc_id, title in sorted(documents.items()))
-    n = len(documents)
+    """A count of the indexed articles and their titles; a PDF's pages ("r#p1", "r#p2") are one article."""
+    files: dict[str, tuple[str, int]] = {}  # file label -> (title, pages; 0 for a text file)
+    for doc_id, title in sorted(documents.items()):
+        page = _PDF_PAGE.match(doc_id)
+        label = f"{page.group(1)}.pdf" if page else doc_id
+        first_title, pages = files.get(label, (title, 0))
+        files[label] = (first_title, pages + (1 if page else 0))
+    rows = "".join(f"<li>{esc(title or label)} <code>{esc(label)}</code>"
+                   f"{f' · {pages} page' + ('s' if pages != 1 else '') if pages else ''}</li>"
+                   for label, (title, pages) in files.items())
+    n = len(files)
     return (f'<div class="library"><details><summary>{n} article{"s" if n != 1 else ""} indexed</summary>'
             f"<ul>{rows}</ul></details></div>")
 
