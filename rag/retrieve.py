@@ -27,7 +27,11 @@ def search_text(chunk: Chunk) -> str:
 
 
 class Lexical:
-    """BM25 over the chunks (bm25s), built in memory on first use."""
+    """BM25 over the chunks (bm25s), built in memory on first use, beside either store.
+
+    Milvus Lite's own BM25 was measured against it (bench/bench_milvus.py, docs/SCALING.md): an
+    order of magnitude slower per query, per-segment IDF and no stemmer, so bm25s stays.
+    """
 
     def __init__(self, texts: Sequence[str]) -> None:
         import bm25s
