@@ -1,10 +1,11 @@
 """Milvus (Lite, embedded) against FAISS, measured in the same run; every figure beside FAISS's, as a ratio.
 
-1. Vectors at N passages (full: 200,000 and 1,000,000; quick: 20,000): synthetic 384-d unit
+1. Vectors at N passages (full: 200,000 and 1,000,000; quick: 20,000; or --scale-size): synthetic 384-d unit
    vectors, normalise(s_i + b*s_j + noise) over 5,000 random unit seeds (bench_scale.synthesize;
    random seeds, not real embeddings, so no model is needed); 200 queries drawn the same way.
    Each engine builds a version through rag's own writer (rag.stores), in a process of its own:
-   build time (insert + index + commit), time to open it, one-query p50/p95 at one OpenMP thread,
+   build time (insert + index + commit), time to open it, then (Milvus Lite) the wait for its
+   background compaction and index builds to finish, one-query p50/p95 at one OpenMP thread,
    recall@10 against exact search (ties counted, bench_scale.recall), peak memory of that process,
    and size on disk. Index kind by rag's rule for both (index_kind: flat, hnsw or ivf).
 2. Lexical search at N passages of synthetic text (Zipf-sampled words of the seed articles):
@@ -37,7 +38,7 @@ N_SEEDS = 5_000
 
 
 def run(ctx: Context) -> None:
-    sizes = [20_000] if ctx.quick else [200_000, 1_000_000]
+    sizes = [ctx.scale_size] if ctx.scale_size else [20_000] if ctx.quick else [200_000, 1_000_000]
     for n in sizes:
         _engines(ctx, n)
     _lexical(ctx, 20_000 if ctx.quick else 200_000)
@@ -79,6 +80,7 @@ def _engines(ctx: Context, n: int) -> None:
     r.add(f"{p}.kind", m["kind"], note="index_kind for both engines (Milvus: FLAT, HNSW or IVF_FLAT)")
     for key, unit, what in (("build_s", "s", "insert + index + commit, through rag's writer"),
                             ("open_s", "s", "open the version as RAG.open does, chunks read back"),
+                            ("settle_s", "s", "Milvus Lite's background compaction and indexing, waited out"),
                             ("p50_ms", "ms", "one query, 1 thread"), ("p95_ms", "ms", "one query, 1 thread"),
                             ("peak_rss_mb", "MiB", "peak memory of the process that built and queried it"),
                             ("disk_mb", "MiB", "index on disk")):
@@ -88,7 +90,7 @@ def _engines(ctx: Context, n: int) -> None:
 
 def beside(r, name: str, milvus: float, faiss: float, unit: str, what: str, higher_is_better: bool = False) -> None:
     """One line: Milvus's figure, FAISS's from the same run, and the ratio (above 1: Milvus does better)."""
-    ratio = milvus / faiss if higher_is_better else faiss / milvus
+    ratio = (milvus / faiss if higher_is_better else faiss / milvus) if min(milvus, faiss) > 0 else float("nan")
     r.values[f"{name}.faiss"] = round(float(faiss), 4)
     r.values[f"{name}.ratio"] = round(float(ratio), 4)
     r.add(f"{name}.milvus", milvus, unit, note=f"FAISS {faiss:,.4g} {unit}, ratio {ratio:.3g}; {what}".replace("  ", " "))
