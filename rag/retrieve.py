@@ -97,5 +97,4 @@ class Retriever:
         unscored = [row for row in best if row not in dense_score]  # not among the dense candidates: score exactly
         if unscored:
             dense_score.update(zip(unscored, (self.store.vectors_of(unscored) @ vector).tolist()))
-        hits = [Hit(self.store.chunks[row], fused[row], dense_score[row], lexical_score.get(row, 0.0)) for row in best]
-        return hits
+        return [Hit(self.store.chunks[row], fused[row], dense_score[row], lexical_score.get(row, 0.0)) for row in best]
