@@ -432,3 +432,17 @@ def test_a_milvus_server_is_the_same_code_path_and_a_lost_server_is_one_sentence
     finally:
         server.kill()
         server.wait()
+
+
+def test_equal_scores_come_in_row_order_on_every_engine(tmp_path, engine):
+    """Identical passages (a sentence two articles share) tie; both engines list the tie the same way."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name in ("b", "a", "c"):
+        (docs / f"{name}.txt").write_text("The same shared sentence appears in several wires today.\n")
+    config = _config(docs, tmp_path, engine)
+    embedder = HashEmbedder()
+    build_index(config, embedder)
+    store = _open(config)
+    found = store.search(embedder.embed(["The same shared sentence appears in several wires today."])[0], 2)
+    assert [row for row, _ in found] == [0, 1] and found[0][1] == pytest.approx(found[1][1])

@@ -118,7 +118,7 @@ class Store:
         return len(self.chunks)
 
     def search(self, vector: np.ndarray, n: int) -> list[tuple[int, float]]:
-        """Top ``n`` (row, cosine) for one normalised query vector, best first."""
+        """Top ``n`` (row, cosine) for one normalised query vector, best first, equal scores in row order."""
         raise NotImplementedError
 
     def vectors_of(self, rows: Sequence[int]) -> np.ndarray:
@@ -164,6 +164,18 @@ class Engine(Protocol):
     def remove_unfinished(self) -> None: ...
 
     def exists(self) -> bool: ...
+
+
+TIE_SLACK = 8  # extra candidates asked of an engine, so that passages tied at the n-th score are all seen
+
+
+def ranked(found: list[tuple[int, float]], n: int) -> list[tuple[int, float]]:
+    """The best ``n`` of (row, score), equal scores in row order, the same whichever engine found them.
+
+    Identical passages (a sentence two articles share) have equal scores, and engines list such
+    ties in different orders: [(25, 0.6), (14, 0.6), (3, 0.9)], 2 -> [(3, 0.9), (14, 0.6)]
+    """
+    return sorted(found, key=lambda hit: (-round(hit[1], 6), hit[0]))[:n]
 
 
 def blocks(rows: range, size: int) -> Iterator[range]:

@@ -41,11 +41,13 @@ from .base import (
     HNSW_EF_SEARCH,
     HNSW_M,
     IVF_NPROBE,
+    TIE_SLACK,
     Manifest,
     Store,
     check_embedder,
     ivf_lists,
     parse_manifest,
+    ranked,
 )
 
 log = logging.getLogger(__name__)
@@ -132,8 +134,8 @@ class FaissStore(Store):
         if not self.chunks:
             return []
         query = np.asarray(vector, dtype=np.float32).reshape(1, -1)  # no copy when already float32
-        scores, rows = self.faiss_index.search(query, min(n, len(self.chunks)))
-        return [(r, s) for r, s in zip(rows[0].tolist(), scores[0].tolist()) if r >= 0]
+        scores, rows = self.faiss_index.search(query, min(n + TIE_SLACK, len(self.chunks)))
+        return ranked([(r, s) for r, s in zip(rows[0].tolist(), scores[0].tolist()) if r >= 0], n)
 
     def vectors_of(self, rows: Sequence[int]) -> np.ndarray:
         return np.asarray(self.vectors[list(rows)], dtype=np.float32).reshape(len(rows), self.manifest.dim)

@@ -23,8 +23,6 @@ from __future__ import annotations
 import fcntl
 import json
 import logging
-import os
-import sys
 import threading
 import time
 import uuid
@@ -44,12 +42,14 @@ from .base import (
     HNSW_EF_SEARCH,
     HNSW_M,
     IVF_NPROBE,
+    TIE_SLACK,
     Manifest,
     Store,
     blocks,
     check_embedder,
     ivf_lists,
     parse_manifest,
+    ranked,
 )
 
 log = logging.getLogger(__name__)
@@ -81,11 +81,8 @@ def client_uri(store: str) -> str:
 def _quiet() -> None:
     # pymilvus logs every failed call with its traceback, Milvus Lite logs one when a database cannot be opened,
     # and its in-process gRPC server one per RPC it does not implement; the errors raised here say it in one sentence.
-    # gRPC's C core prints keepalive chatter ("too_many_pings") to stderr unless told not to before it loads.
     for name in ("pymilvus", "milvus_lite", "grpc._server"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
-    if "grpc" not in sys.modules:
-        os.environ.setdefault("GRPC_VERBOSITY", "NONE")
 
 
 class MilvusEngine:
@@ -117,8 +114,11 @@ class MilvusEngine:
             if not Path(self.uri).parent.is_dir():
                 raise IndexMissingError(f"No index at {self.store}: the folder {Path(self.uri).parent} does not exist; "
                                         f"build it with `rag index`.")
+        # Milvus Lite's in-process gRPC server refuses pymilvus's 10-second keepalive pings when idle
+        # (GOAWAY "too_many_pings", printed by gRPC's C core); a server accepts them.
+        options = {"grpc_options": {"grpc.keepalive_time_ms": 300_000, "grpc.keepalive_permit_without_calls": 0}}
         try:
-            return MilvusClient(uri=self.uri, token=self.token, timeout=self.timeout)
+            return MilvusClient(uri=self.uri, token=self.token, timeout=self.timeout, **(options if self.lite else {}))
         except MilvusException as exc:
             raise self._unavailable(exc, connecting=True) from None
 
@@ -296,9 +296,9 @@ class MilvusStore(Store):
             return []
         query = np.asarray(vector, dtype=np.float32).reshape(-1).tolist()
         with self.engine._calls():
-            found = self.engine.client.search(self.collection, data=[query], anns_field="vector", limit=min(n, len(self)),
-                                              search_params=self._params)
-        return [(int(h["row"]), float(h["distance"])) for h in found[0]]
+            found = self.engine.client.search(self.collection, data=[query], anns_field="vector",
+                                              limit=min(n + TIE_SLACK, len(self)), search_params=self._params)
+        return ranked([(int(h["row"]), float(h["distance"])) for h in found[0]], n)
 
     def vectors_of(self, rows: Sequence[int]) -> np.ndarray:
         rows = [int(r) for r in rows]
