@@ -68,7 +68,7 @@ def run(ctx: Context) -> None:
     # this measures a fresh process, not a cold disk.
     log(f"rag ask and the raw-library baseline in fresh processes x {runs}, alternating")
     from rag.models import resolve
-    from rag.store import live_version
+    from rag.stores.faiss import live_version
 
     config = ctx.config
     bare = [str(VENV_BIN / "python"), str(ROOT / "bench" / "coldstart_bare.py"), str(live_version(index)),

@@ -71,7 +71,7 @@ def run(ctx: Context) -> None:
         run_ = run_measured([str(VENV_BIN / "rag"), "index", "--docs", str(corpus), "--index", str(index), "--rebuild"])
         if run_.returncode != 0:
             raise RuntimeError(f"rag index failed: {run_.stderr[-2000:]}")
-        from rag.store import live_version, read_manifest
+        from rag.stores.faiss import live_version, read_manifest
 
         manifest = read_manifest(live_version(index))
         documents, passages, wall, peak = len(manifest.documents), manifest.count, run_.seconds, run_.peak_rss

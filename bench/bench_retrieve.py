@@ -41,7 +41,7 @@ def _corpus(ctx: Context, name: str, index, questions: list[str], rounds: int, t
     vectors = {q: retriever.embed_query(q) for q in questions}
     stages = {
         "embed_question": lambda q: retriever.embed_query(q),
-        "faiss": lambda q: store.search(vectors[q], config.candidates, config.faiss_threads),
+        "faiss": lambda q: store.search(vectors[q], config.candidates),
         "bm25": lambda q: retriever.lexical.search(q, config.candidates),
     }
     for stage, fn in stages.items():
@@ -55,7 +55,7 @@ def _corpus(ctx: Context, name: str, index, questions: list[str], rounds: int, t
 
     def ours() -> None:
         for v in queries:
-            store.search(v[0], config.candidates, config.faiss_threads)
+            store.search(v[0], config.candidates)
 
     def plain() -> None:
         faiss.omp_set_num_threads(1)
@@ -71,8 +71,8 @@ def _corpus(ctx: Context, name: str, index, questions: list[str], rounds: int, t
 def _threads(ctx: Context, index, questions: list[str]) -> None:
     """RAG.retrieve with torch at Config.n_threads against one thread, question by question.
 
-    Store.search sets the OpenMP thread count to faiss_threads, and torch reads the same
-    setting, so after the first search the library embeds questions with faiss_threads threads
+    Opening a FAISS store sets the OpenMP thread count to faiss_threads, and torch reads the same
+    setting, so once an index is open the library embeds questions with faiss_threads threads
     whatever n_threads says; here each call sets the count it is measuring first.
     """
     import torch

@@ -10,7 +10,7 @@ Queries are the held-out passages plus the embedded benchmark questions. Recall@
 
 1. Exact search (bare IndexFlatIP, 1 thread) latency by size: the baseline, and where it stops
    being cheap (the suggested Config.exact_limit).
-2. The index rag builds for N passages (rag.store.faiss_kind and make_faiss_index with the default
+2. The index rag builds for N passages (rag.stores.index_kind and make_faiss_index with the default
    Config): build time, memory, recall@10 against exact search, single-query p50/p95 (targets:
    recall >= 0.95, p50 <= 10 ms), and its speed-up over exact search.
 3. The alternatives on the same vectors: HNSW by efSearch (skipped above 300,000 passages: an
@@ -98,7 +98,8 @@ def recall(found: np.ndarray, queries: np.ndarray, base: np.ndarray, kth: np.nda
 def run(ctx: Context) -> None:
     import faiss
 
-    from rag.store import HNSW_EF_SEARCH, IVF_NPROBE, faiss_kind, live_version, make_faiss_index
+    from rag.stores.base import HNSW_EF_SEARCH, IVF_NPROBE, index_kind
+    from rag.stores.faiss import live_version, make_faiss_index
 
     r = ctx.results
     n = ctx.scale_size or (20_000 if ctx.quick else 200_000)
@@ -135,7 +136,7 @@ def run(ctx: Context) -> None:
     del flat
 
     # -- the index rag builds for n passages -------------------------------------------------------------
-    kind = faiss_kind(n, ctx.config.exact_limit)
+    kind = index_kind(n, ctx.config.exact_limit)
     log(f"building rag's index for {n:,} passages: {kind}, 2 threads")
     start = time.perf_counter()
     index = make_faiss_index(base, kind, threads=2)
@@ -190,12 +191,12 @@ def index_bytes(index) -> int:
 
 
 def _timed_build(ctx: Context, p: str, kind: str, base: np.ndarray):
-    from rag.store import make_faiss_index
+    from rag.stores.faiss import make_faiss_index
 
     log(f"building {kind} over {len(base):,} vectors for comparison")
     start = time.perf_counter()
     index = make_faiss_index(base, kind, threads=2)
-    ctx.results.add(f"{p}.{kind}_build_s", time.perf_counter() - start, "s", note="rag.store.make_faiss_index, 2 threads")
+    ctx.results.add(f"{p}.{kind}_build_s", time.perf_counter() - start, "s", note="rag.stores.faiss.make_faiss_index, 2 threads")
     return index
 
 

@@ -1,4 +1,4 @@
-"""Run the benchmarks of issue #5 and write their figures to bench/results.json.
+"""Run the benchmarks of issues #5 and #15 and write their figures to bench/results.json.
 
     .venv/bin/python bench/run.py                 # full run (`make bench`, ~20 min on 2 busy cores)
     .venv/bin/python bench/run.py --quick         # smoke-sized run (`make bench-quick`, < 1 min)
@@ -20,7 +20,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: make `bench` and `rag` importable
 
-from bench import bench_coldstart, bench_generate, bench_index, bench_retrieve, bench_scale  # noqa: E402
+from bench import (  # noqa: E402
+    bench_coldstart,
+    bench_embed,
+    bench_generate,
+    bench_index,
+    bench_milvus,
+    bench_pdf,
+    bench_retrieve,
+    bench_scale,
+)
 from bench.common import OUT, RESULTS, Context, Missing, Results, log, machine, save  # noqa: E402
 
 BENCHMARKS = {
@@ -29,6 +38,9 @@ BENCHMARKS = {
     "generate": bench_generate.run,
     "coldstart": bench_coldstart.run,
     "scale": bench_scale.run,
+    "milvus": bench_milvus.run,
+    "pdf": bench_pdf.run,
+    "embed": bench_embed.run,
 }
 
 

@@ -26,6 +26,7 @@ from .errors import (
     QuestionError,
     RagError,
     RagIndexError,
+    StoreUnavailableError,
 )
 from .generate import Generator
 from .indexing import IndexReport
@@ -62,6 +63,7 @@ __all__ = [
     "RAG",
     "RagError",
     "RagIndexError",
+    "StoreUnavailableError",
     "Timings",
 ]
 __version__ = "0.1.0"

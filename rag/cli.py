@@ -69,6 +69,8 @@ def cmd_index(args: argparse.Namespace) -> int:
 def _print_answer(answer, console) -> None:
     from rich.markup import escape
 
+    from .documents import file_of
+
     style = "italic" if answer.abstained else "bold"
     if answer.read_as:
         console.print(f"[dim]Read as: {escape(answer.read_as)}[/]")
@@ -76,7 +78,8 @@ def _print_answer(answer, console) -> None:
     if answer.citations:
         console.print("\nSources:")
         for c in answer.citations:
-            console.print(f"  [{escape(c.key)}] {escape(c.doc_id)} ({c.start}-{c.end}): “{escape(' '.join(c.text.split()))}”")
+            where = f"{c.doc_id} ({c.start}-{c.end})" if c.page is None else f"{file_of(c.doc_id)}.pdf, page {c.page} ({c.start}-{c.end})"
+            console.print(f"  [{escape(c.key)}] {escape(where)}: “{escape(' '.join(c.text.split()))}”")
     elif answer.abstained and answer.hits:
         console.print("\nClosest passages looked at:")
         for h in answer.hits[:3]:

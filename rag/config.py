@@ -7,6 +7,7 @@ explicit overrides (CLI flags, keyword arguments). Unknown keys are an error.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
@@ -20,7 +21,11 @@ MAX_K = 50  # the most passages a question may retrieve (setting k, the chat pag
 @dataclass(frozen=True)
 class Config:
     docs_dir: str = "data/articles"  # where `rag index` reads documents from
-    index_dir: str = "index"  # where the built index lives
+    index_dir: str = "index"  # where the built index lives (the FAISS store)
+    store: str = "faiss"  # the vector store: faiss (the folder index_dir) | milvus:///file.db (Milvus Lite) | milvus://host:19530
+    milvus_collection: str = "rag"  # Milvus: the alias naming the live version's collection
+    milvus_token: str = ""  # Milvus: "user:password" or an API key ("" for none)
+    milvus_timeout: float = 10.0  # Milvus: seconds to wait for the server before giving up
     embedder: str = "all-MiniLM-L6-v2"  # packaged default, or a sentence-transformers folder
     llm: str = "qwen1.5b"  # packaged: qwen1.5b | qwen0.5b | smollm2 | gemma3 (rag.models), or a path to any .gguf file
     cache_dir: str = "~/.cache/rag"  # where sliced packaged models are joined into one GGUF (once)
@@ -99,7 +104,8 @@ class Config:
     def _check(self) -> None:
         positive = ["chunk_sentences", "chunk_chars", "k", "candidates", "max_question_chars", "n_ctx", "max_tokens",
                     "passage_tokens", "n_threads", "embed_batch", "exact_limit", "faiss_threads", "max_doc_bytes",
-                    "max_upload_files", "max_corpus_bytes", "login_failures", "login_window_s", "login_lockout_s"]
+                    "max_upload_files", "max_corpus_bytes", "login_failures", "login_window_s", "login_lockout_s",
+                    "milvus_timeout"]
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"Setting {name} must be positive, not {getattr(self, name)}.")
@@ -109,6 +115,10 @@ class Config:
             raise ConfigError("Setting chunk_sentences must be 1, 2 or 3 so citations stay pointed.")
         if self.k > MAX_K:
             raise ConfigError(f"Setting k must be at most {MAX_K}, not {self.k}.")
+        if self.store != "faiss" and not self.store.startswith(("milvus://", "http://", "https://")):
+            raise ConfigError(f"Setting store must be faiss, milvus:///path/to/file.db or milvus://host:port, not {self.store!r}.")
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,180}", self.milvus_collection):
+            raise ConfigError(f"Setting milvus_collection must be letters, digits and _, not {self.milvus_collection!r}.")
 
 
 def _flag(value: Any) -> bool:

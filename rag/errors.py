@@ -13,7 +13,8 @@ traceback.
     └── RagIndexError      base for index problems
         ├── IndexMissingError   no index at that path
         ├── IndexCorruptError   truncated, edited or incomplete index files
-        └── IndexMismatchError  built by another embedder, chunker or format version
+        ├── IndexMismatchError  built by another embedder, chunker or format version
+        └── StoreUnavailableError  the Milvus server cannot be reached, or its Lite file is in use
 """
 
 from __future__ import annotations
@@ -59,3 +60,7 @@ class IndexCorruptError(RagIndexError):
 
 class IndexMismatchError(RagIndexError):
     """The index was built with other settings than the ones in use."""
+
+
+class StoreUnavailableError(RagIndexError):
+    """The vector store (a Milvus server or Milvus Lite file) cannot be reached or opened right now."""

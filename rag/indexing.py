@@ -14,24 +14,25 @@ from pathlib import Path
 
 from .chunk import chunk_document
 from .config import Config
-from .documents import SUFFIXES, TYPES, SkippedFile, iter_paths, load_document
+from .documents import SUFFIXES, TYPES, SkippedFile, file_of, iter_paths, load_file
 from .embed import Embedder
-from .errors import DocumentError, RagIndexError
+from .errors import DocumentError, RagIndexError, StoreUnavailableError
 from .retrieve import search_text
-from .store import Manifest, Store, VersionWriter, faiss_kind, load_store, remove_unfinished, write_lock
+from .stores import Engine, Manifest, Store, Writer, index_kind, open_engine
 from .types import Chunk, Document
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int, str], None]  # (done, total, what) -> None
 EMBED_BLOCK = 512  # passages per embedder call when indexing (across documents)
+COPY_BLOCK = 16_384  # unchanged passages copied to the new version per read of the old one (24 MiB at 384-d)
 
 
 @dataclass(frozen=True)
 class IndexReport:
     """What an index run did, for the CLI and the chat page."""
 
-    documents: int
+    documents: int  # files indexed (a PDF is one, whatever its pages)
     chunks: int
     added: tuple[str, ...] = ()
     changed: tuple[str, ...] = ()
@@ -43,15 +44,16 @@ class IndexReport:
     files: tuple[str, ...] = ()  # RAG.add_documents: the names of the given files that the index now holds
 
 
-def _previous(index_dir: Path, config: Config, embedder: Embedder, rebuild: bool) -> Store | None:
+def _previous(engine: Engine, config: Config, embedder: Embedder, rebuild: bool) -> Store | None:
     """The live index if it can be reused; None means embed everything."""
     if rebuild:
         return None
     try:
-        # faiss sets the OpenMP thread count torch also uses: keep it at n_threads for embedding.
-        store = load_store(index_dir, embedder.name, embedder.dim, config.n_threads)
+        store = engine.open(embedder.name, embedder.dim)
+    except StoreUnavailableError:
+        raise  # an unreachable store is not an empty one: stop, and lose nothing
     except RagIndexError as exc:
-        if (index_dir / "CURRENT").exists():
+        if engine.exists():
             log.warning("Rebuilding from scratch: %s", exc)
         return None
     m = store.manifest
@@ -63,70 +65,78 @@ def _previous(index_dir: Path, config: Config, embedder: Embedder, rebuild: bool
 
 def build_index(config: Config, embedder: Embedder, paths: Iterable[Path] | None = None,
                 rebuild: bool = False, progress: Progress | None = None) -> IndexReport:
-    """Index ``paths`` (default: every file in config.docs_dir) into config.index_dir."""
-    index_dir = Path(config.index_dir)
+    """Index ``paths`` (default: every file in config.docs_dir) into the store Config.store names."""
+    # faiss sets the OpenMP thread count torch also uses: keep it at n_threads for embedding.
+    engine = open_engine(config, threads=config.n_threads)
     docs_dir = Path(config.docs_dir)
     if paths is None:
         if not docs_dir.is_dir():
             raise DocumentError(f"The documents folder {docs_dir} does not exist; pass --docs DIR.")
         paths = iter_paths(docs_dir)
     paths = list(paths)
-    with write_lock(index_dir):
-        remove_unfinished(index_dir)
-        old = _previous(index_dir, config, embedder, rebuild)
+    with engine.lock():
+        engine.remove_unfinished()
+        old = _previous(engine, config, embedder, rebuild)
         old_docs = old.manifest.documents if old else {}
-        with _Rows(index_dir, embedder, old) as rows:
+        with _Rows(engine, embedder, old) as rows:
             documents = rows.documents
             added, changed, skipped = [], [], []
             unchanged = 0
+            old_files = _by_file(old_docs)
+            files: list[str] = []  # ids of the files indexed, in order
             for i, path in enumerate(paths):
                 if progress:
                     progress(i, len(paths), path.name)
-                doc_id = path.stem
-                if doc_id in documents:
-                    skipped.append(f"Skipped {path}: another file already has the id {doc_id}.")
+                file_id = path.stem
+                if file_id in files:
+                    skipped.append(f"Skipped {path}: another file already has the id {file_id}.")
                     log.warning(skipped[-1])
                     continue
                 try:
                     data_hash = _hash(path, config.max_doc_bytes)
-                    previous = old_docs.get(doc_id)
-                    if old is not None and previous and previous["sha256"] == data_hash:
-                        rows.keep(doc_id, {**previous, "path": str(path)})
+                    previous = old_files.get(file_id, [])
+                    if old is not None and previous and all(old_docs[d]["sha256"] == data_hash for d in previous):
+                        for doc_id in previous:
+                            rows.keep(doc_id, {**old_docs[doc_id], "path": str(path)})
+                        files.append(file_id)
                         unchanged += 1
                         continue
-                    doc, doc_chunks = read_document(path, config)
+                    chunked = read_document(path, config)
                 except SkippedFile as exc:
                     skipped.append(str(exc))
                     log.warning("%s", exc)
                     continue
-                rows.embed(doc_id, {"path": str(path), "sha256": doc.sha256, "title": doc.title}, doc_chunks)
-                (changed if doc_id in old_docs else added).append(doc_id)
+                for doc, doc_chunks in chunked:
+                    rows.embed(doc.id, {"path": str(path), "sha256": doc.sha256, "title": doc.title}, doc_chunks)
+                files.append(file_id)
+                (changed if file_id in old_files else added).append(file_id)
             if progress:
                 progress(len(paths), len(paths), "writing index")
             rows.embed_queued()
-            removed = sorted(set(old_docs) - set(documents))
+            removed = sorted(set(old_files) - set(files))
             if not documents:
                 raise DocumentError(f"No readable documents in {docs_dir}; nothing was indexed.")
-            report = IndexReport(len(documents), rows.count, tuple(added), tuple(changed), tuple(removed), unchanged,
+            report = IndexReport(len(files), rows.count, tuple(added), tuple(changed), tuple(removed), unchanged,
                                  rows.embedded, tuple(skipped))
             if old is not None and not (added or changed or removed) and list(old_docs) == list(documents):
                 return report
             manifest = Manifest(
                 embedder=embedder.name, dim=embedder.dim, chunk_sentences=config.chunk_sentences,
-                chunk_chars=config.chunk_chars, faiss_type=faiss_kind(rows.count, config.exact_limit),
+                chunk_chars=config.chunk_chars, faiss_type=index_kind(rows.count, config.exact_limit),
                 count=rows.count, documents=documents, files={}, docs_dir=str(docs_dir),
             )
             rows.commit(manifest, config.n_threads)
         return IndexReport(**{**report.__dict__, "written": True})
 
 
-def read_document(path: Path, config: Config) -> tuple[Document, list[Chunk]]:
-    """A file as the index would hold it; raises SkippedFile (saying why) if it would be skipped."""
-    doc = load_document(path, config.max_doc_bytes)
-    chunks = chunk_document(doc, config.chunk_sentences, config.chunk_chars)
-    if not chunks:
+def read_document(path: Path, config: Config) -> list[tuple[Document, list[Chunk]]]:
+    """A file as the index would hold it: each of its documents (a PDF: each page with text) and their
+    passages; raises SkippedFile (saying why) if it would be skipped."""
+    chunked = [(doc, chunks) for doc in load_file(path, config.max_doc_bytes)
+               if (chunks := chunk_document(doc, config.chunk_sentences, config.chunk_chars))]
+    if not chunked:
         raise SkippedFile(f"Skipped {path}: no sentences found in it.")
-    return doc, chunks
+    return chunked
 
 
 @dataclass(frozen=True)
@@ -184,7 +194,7 @@ def plan_upload(config: Config, files: Sequence[Path]) -> Upload:
 
 
 class _Rows:
-    """The new version's rows, in document order, streamed to a VersionWriter.
+    """The new version's rows, in document order, streamed to the engine's Writer.
 
     Unchanged documents are copied from the old version; new ones are embedded in blocks of
     about EMBED_BLOCK passages across documents (bigger encode calls pad less). Nothing is
@@ -192,8 +202,8 @@ class _Rows:
     writes nothing.
     """
 
-    def __init__(self, index_dir: Path, embedder: Embedder, old: Store | None) -> None:
-        self.index_dir = index_dir
+    def __init__(self, engine: Engine, embedder: Embedder, old: Store | None) -> None:
+        self.engine = engine
         self.embedder = embedder
         self.old = old
         self.documents: dict[str, dict] = {}  # doc_id -> manifest entry, rows assigned in order
@@ -201,7 +211,7 @@ class _Rows:
         self.embedded = 0
         self._queue: list[tuple[int, int] | list[Chunk]] = []  # old row spans to copy, or chunks to embed
         self._queued_texts = 0
-        self._writer: VersionWriter | None = None
+        self._writer: Writer | None = None
 
     def __enter__(self) -> _Rows:
         return self
@@ -231,26 +241,46 @@ class _Rows:
 
     def _flush(self) -> None:
         if self._writer is None:
-            self._writer = VersionWriter(self.index_dir, self.embedder.dim)
+            self._writer = self.engine.writer(self.embedder.dim)
         new = [c for item in self._queue if isinstance(item, list) for c in item]
         vectors = self.embedder.embed([search_text(c) for c in new]) if new else None
         self.embedded += len(new)
-        at = 0
+        at, kept = 0, []  # kept: consecutive old row spans not written yet
         for item in self._queue:
             if isinstance(item, list):
                 assert vectors is not None
+                self._copy(kept)
+                kept = []
                 self._writer.add(item, vectors[at:at + len(item)])
                 at += len(item)
             else:
-                first, count = item
-                assert self.old is not None  # only rows of an old version are kept
-                self._writer.add(self.old.chunks[first:first + count], self.old.vectors[first:first + count])
+                kept.append(item)
+                if sum(count for _, count in kept) >= COPY_BLOCK:
+                    self._copy(kept)
+                    kept = []
+        self._copy(kept)
         self._queue, self._queued_texts = [], 0
+
+    def _copy(self, spans: list[tuple[int, int]]) -> None:
+        """Write unchanged documents' rows from the old version, their vectors read in one call."""
+        if not spans:
+            return
+        assert self.old is not None and self._writer is not None  # only rows of an old version are kept
+        rows = [row for first, count in spans for row in range(first, first + count)]
+        self._writer.add([self.old.chunks[row] for row in rows], self.old.vectors_of(rows))
 
     def commit(self, manifest: Manifest, threads: int) -> None:
         self._flush()
         assert self._writer is not None
         self._writer.commit(manifest, threads)
+
+
+def _by_file(documents: dict[str, dict]) -> dict[str, list[str]]:
+    """Document ids by the file they come from, in index order: {"r#p1", "r#p2", "a"} -> {"r": [...], "a": ["a"]}."""
+    out: dict[str, list[str]] = {}
+    for doc_id in documents:
+        out.setdefault(file_of(doc_id), []).append(doc_id)
+    return out
 
 
 def _hash(path: Path, max_bytes: int) -> str:

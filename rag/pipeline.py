@@ -19,7 +19,7 @@ from typing import Any
 
 from . import conversation
 from .config import Config
-from .documents import is_markup, iter_paths
+from .documents import file_of, is_markup, iter_paths
 from .embed import Embedder, SentenceTransformerEmbedder
 from .errors import QuestionError
 from .generate import Generator, LlamaGenerator
@@ -27,9 +27,9 @@ from .indexing import IndexReport, Progress, build_index, plan_upload
 from .prompts import ABSTAIN, build_prompt
 from .retrieve import Retriever
 from .spelling import Speller
-from .store import Store, load_store
+from .stores import Store, open_store
 from .text import lemmas, tokens
-from .types import Answer, Chunk, Hit, Timings
+from .types import Answer, Chunk, Hit, Timings, page_of
 from .verify import Rules, idf_table, verify
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ class RAG:
         """Load an existing index; raises IndexMissingError and friends with a sentence to show."""
         config = _config(config, index_dir=index_dir, **overrides)
         embedder = embedder or SentenceTransformerEmbedder(config.embedder, config.embed_batch, config.n_threads)
-        store = load_store(config.index_dir, embedder.name, embedder.dim, config.faiss_threads)
+        store = open_store(config, embedder.name, embedder.dim)
         return cls(store, config, embedder, generator)
 
     @classmethod
@@ -89,7 +89,7 @@ class RAG:
 
         Every file is checked before any is copied (`rag.indexing.plan_upload`): a refusal
         (type, name, count or total size) raises DocumentError and adds nothing; a file the index
-        would not hold is left out and named in ``skipped``. The folder ends up holding only what
+        would not hold (empty, binary, a scanned or locked PDF ...) is left out and named in ``skipped``. The folder ends up holding only what
         the index holds: if indexing fails, the copies are removed again. ``files`` in the
         report names the given files that the index now holds.
         """
@@ -111,8 +111,8 @@ class RAG:
             for target in copied:
                 target.unlink(missing_ok=True)
             raise
-        held = self.store.manifest.documents
-        kept = tuple(t for _, t in upload.copies if held.get(t.stem, {}).get("path") == str(t))
+        held = {(file_of(doc_id), info.get("path")) for doc_id, info in self.store.manifest.documents.items()}
+        kept = tuple(t for _, t in upload.copies if (t.stem, str(t)) in held)  # a PDF is held as its pages
         lost = [t for t in copied if t not in kept]  # checked as indexable, yet not indexed: not kept either
         for target in lost:
             target.unlink(missing_ok=True)
@@ -121,7 +121,7 @@ class RAG:
 
     def reload(self) -> None:
         """Pick up the live index version (after `rag index` or an upload)."""
-        self._use(load_store(self.config.index_dir, self.embedder.name, self.embedder.dim, self.config.faiss_threads))
+        self._use(open_store(self.config, self.embedder.name, self.embedder.dim))
 
     # -- models -----------------------------------------------------------------------------
     def generator(self, llm: str | None = None) -> Generator:
@@ -242,10 +242,14 @@ class RAG:
         return doc_id in self._markup
 
     def context(self, doc_id: str, start: int, end: int, window: int = 1) -> list[Chunk]:
-        """The chunk at (doc_id, start, end) with its neighbours, for showing a citation in place."""
-        for chunk in self.store.chunks[slice(*_rows(self.store, doc_id))]:
+        """The chunk at (doc_id, start, end) with its neighbours, for showing a citation in place.
+
+        A PDF page ("report#p3") is short and is shown whole: every passage of the page.
+        """
+        page = self.store.chunks[slice(*_rows(self.store, doc_id))]
+        for chunk in page:
             if chunk.start <= start and end <= chunk.end:
-                return self.store.neighbours(chunk, window)
+                return list(page) if page_of(doc_id) else self.store.neighbours(chunk, window)
         return []
 
 

@@ -1,4 +1,4 @@
-"""Hybrid retrieval: dense (FAISS) and lexical (BM25) rankings fused by reciprocal rank.
+"""Hybrid retrieval: dense (the store: FAISS or Milvus) and lexical (BM25) rankings fused by reciprocal rank.
 
 Chunks are searched by their own text only: prefixing the document title was measured
 (`rag eval --retrieval-only`) and lowered recall@5 from 0.93 to 0.90 and MRR from 0.81 to 0.72,
@@ -15,7 +15,7 @@ import numpy as np
 
 from .config import Config
 from .embed import Embedder
-from .store import Store
+from .stores import Store
 from .text import content_words
 from .types import Chunk, Hit
 
@@ -28,7 +28,11 @@ def search_text(chunk: Chunk) -> str:
 
 
 class Lexical:
-    """BM25 over the chunks (bm25s), built in memory on first use."""
+    """BM25 over the chunks (bm25s), built in memory on first use, beside either store.
+
+    Milvus Lite's own BM25 was measured against it (bench/bench_milvus.py, docs/SCALING.md): an
+    order of magnitude slower per query, per-segment IDF and no stemmer, so bm25s stays.
+    """
 
     def __init__(self, texts: Sequence[str]) -> None:
         import bm25s
@@ -96,16 +100,14 @@ class Retriever:
         in ``prefer`` (those the conversation's last answer cited)."""
         config = self.config
         vector = self.embed_query(question)
-        dense = self.store.search(vector, config.candidates, config.faiss_threads)
+        dense = self.store.search(vector, config.candidates)
         lexical = self.lexical.search(question, config.candidates)
         dense_score, lexical_score = dict(dense), dict(lexical)
         ranked = fuse(dense, lexical, config.rrf_k, config.dense_weight)
         if prefer:  # stable: within a preference, fuse's own tie-break stands
             ranked.sort(key=lambda pair: (-pair[1], self.store.chunks[pair[0]].doc_id not in prefer))
-        hits = []
-        for row, fused in ranked[:k]:
-            cosine = dense_score.get(row)
-            if cosine is None:  # not among the dense candidates: score it exactly
-                cosine = float(np.dot(np.asarray(self.store.vectors[row], dtype=np.float32), vector))
-            hits.append(Hit(self.store.chunks[row], fused, cosine, lexical_score.get(row, 0.0)))
-        return hits
+        best = ranked[:k]
+        unscored = [row for row, _ in best if row not in dense_score]  # not among the dense candidates: score exactly
+        if unscored:
+            dense_score.update(zip(unscored, (self.store.vectors_of(unscored) @ vector).tolist()))
+        return [Hit(self.store.chunks[row], fused, dense_score[row], lexical_score.get(row, 0.0)) for row, fused in best]

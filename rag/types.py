@@ -1,22 +1,33 @@
 """Frozen value types that flow through the pipeline: Document -> Chunk -> Hit -> Answer.
 
 Offsets (``start``, ``end``) are always Python string indices into the original file decoded
-as UTF-8, so ``document.text[start:end]`` reproduces any chunk or citation exactly.
+as UTF-8 (for a PDF page, into the text extracted from that page: rag.documents.load_file), so
+``document.text[start:end]`` reproduces any chunk or citation exactly.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+PAGE_MARK = "#p"  # a PDF page's document id is "<file stem>#p<page>"
+_PAGE = re.compile(r"#p([1-9][0-9]*)$")
+
+
+def page_of(doc_id: str) -> int | None:
+    """The page a document id names, or None for a whole file: "report#p3" -> 3, "article" -> None."""
+    match = _PAGE.search(doc_id)
+    return int(match.group(1)) if match else None
 
 
 @dataclass(frozen=True)
 class Document:
-    """One source file: its id (file stem), raw text and the spans that carry content."""
+    """One source file, or one page of a PDF: its id (file stem, "<stem>#p3" for a page), raw text and content spans."""
 
     id: str
     path: str
-    text: str  # the whole file, decoded as UTF-8, unchanged
+    text: str  # the whole file, decoded as UTF-8, unchanged (a PDF page: the text extracted from it)
     title: str  # first headline-like line ("" if the file has none)
     sha256: str  # of the file's bytes
     blocks: tuple[tuple[int, int], ...]  # content spans (paragraphs), boilerplate left out
@@ -38,6 +49,11 @@ class Chunk:
     def readable(self) -> str:
         return self.clean or self.text
 
+    @property
+    def page(self) -> int | None:
+        """The PDF page the chunk is on (from 1), or None for a text file."""
+        return page_of(self.doc_id)
+
 
 @dataclass(frozen=True)
 class Hit:
@@ -58,6 +74,11 @@ class Citation:
     start: int
     end: int
     text: str  # exactly the source text from start to end
+
+    @property
+    def page(self) -> int | None:
+        """The PDF page cited (from 1), or None for a text file."""
+        return page_of(self.doc_id)
 
 
 @dataclass(frozen=True)
@@ -97,10 +118,11 @@ class Answer:
             "conflict": self.conflict,
             "mode": self.mode,
             "draft": self.draft,
-            "citations": [asdict(c) for c in self.citations],
+            "citations": [{**asdict(c), "page": c.page} for c in self.citations],
             "passages": [
                 {
                     "doc_id": h.chunk.doc_id,
+                    "page": h.chunk.page,
                     "start": h.chunk.start,
                     "end": h.chunk.end,
                     "text": h.chunk.text,

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from bench import bench_coldstart, bench_retrieve, bench_scale, common, run
+from bench import bench_coldstart, bench_milvus, bench_retrieve, bench_scale, common, run
 from bench.common import Context, Missing, Results, interleaved, save
 from bench.scale_index import StandInEmbedder
 
@@ -134,3 +134,12 @@ def test_stand_in_embedder_is_deterministic():
     assert a.shape == (2, 384)
     assert np.array_equal(a, StandInEmbedder().embed(["one", "two"]))
     assert np.allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-5)
+
+
+def test_milvus_lines_put_faiss_beside_milvus_as_a_ratio(capsys):
+    r = Results()
+    bench_milvus.beside(r, "x.p50_ms", 4.0, 1.0, "ms", "one query")
+    bench_milvus.beside(r, "x.recall10", 0.9, 1.0, "", "recall", higher_is_better=True)
+    assert r.values["x.p50_ms.milvus"] == 4.0 and r.values["x.p50_ms.faiss"] == 1.0 and r.values["x.p50_ms.ratio"] == 0.25
+    assert r.values["x.recall10.ratio"] == 0.9
+    assert "FAISS 1 ms, ratio 0.25" in capsys.readouterr().out

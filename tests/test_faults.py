@@ -10,7 +10,7 @@ import time
 import pytest
 
 from rag import RAG, IndexCorruptError, IndexMismatchError, ModelError
-from rag.store import live_version, load_store
+from rag.stores.faiss import live_version, load_store
 
 from .conftest import ROOT, EchoGenerator
 

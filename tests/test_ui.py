@@ -152,9 +152,12 @@ def test_chat_refuses_a_model_the_page_does_not_offer(fake_rag):
 
 def test_upload_refuses_other_types_and_makes_text_citable(fake_rag, tmp_path):
     page = ChatPage(fake_rag)
-    (tmp_path / "notes.pdf").write_bytes(b"%PDF-1.4")
-    status, library, files = page.add([str(tmp_path / "notes.pdf")])
-    assert "notes.pdf is not a .txt, .md or .html file" in status and files is None
+    (tmp_path / "notes.docx").write_bytes(b"PK\x03\x04")
+    status, library, files = page.add([str(tmp_path / "notes.docx")])
+    assert "notes.docx is not a .txt, .md, .html or .pdf file" in status and files is None
+    (tmp_path / "scan.pdf").write_bytes(b"%PDF-1.4")
+    status, library, files = page.add([str(tmp_path / "scan.pdf")])
+    assert "Skipped scan.pdf: it is not a readable PDF" in status and files is None
     new = tmp_path / "zebra.md"
     new.write_text("# Zebra parade\n\nThe zebra parade was held in Lisbon on Sunday.\n", encoding="utf-8")
     seen = []

@@ -201,7 +201,7 @@ def test_py_is_refused_by_the_widget_and_by_the_upload_endpoint_and_no_copy_rema
         assert widget["props"]["file_types"] == list(DOCUMENT_SUFFIXES)  # the browser offers and accepts only these
 
         refused = post_upload(writer, evil, good)
-        assert refused.status_code == 415 and f"{evil.name} is not a .txt, .md or .html file" in refused.json()["detail"]
+        assert refused.status_code == 415 and f"{evil.name} is not a .txt, .md, .html or .pdf file" in refused.json()["detail"]
         assert files_named(upload_folder(), evil.name) == [] and files_named(upload_folder(), good.name) == []
 
         stored = post_upload(writer, good).json()

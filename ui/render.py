@@ -1,7 +1,8 @@
 """HTML for the chat page. Every string that comes from a document or the model is escaped here.
 
 Citation markers become buttons that open a popover (the HTML `popover` attribute, no script)
-showing the source with the cited span in <mark>. Nothing here imports gradio or loads a model.
+showing the source with the cited span in <mark>; a cited PDF page is shown whole, with its page
+number. Nothing here imports gradio or loads a model.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ Context = Callable[[str, int, int], list[Chunk]]  # rag.context(doc_id, start, e
 Markup = Callable[[str], bool]  # rag.is_markup(doc_id): is the document HTML?
 
 _MARKER = re.compile(r"\[([A-Za-z0-9]{1,8})\]")
+_PDF_PAGE = re.compile(r"^(.*)#p[1-9][0-9]*$")  # a PDF page's document id (rag.types.page_of)
 _MODES = {"generated": "checked against the sources", "quoted": "quoted from a source", "conflict": "the sources disagree"}
 CLOSEST = 3  # passages listed under an abstention
 
@@ -36,6 +38,13 @@ def _display(raw: str, markup: bool) -> str:
 
 def _title(doc_id: str, titles: dict[str, str]) -> str:
     return titles.get(doc_id) or doc_id
+
+
+def _where(doc_id: str, page: int | None) -> str:
+    """Where a passage is, as escaped HTML: the document id, or the file and page of a PDF page."""
+    if page is None:
+        return f"<code>{esc(doc_id)}</code>"
+    return f'<code>{esc(doc_id.rsplit("#p", 1)[0])}.pdf</code> · <span class="page">page {page}</span>'
 
 
 # -- a citation, shown in place -----------------------------------------------------------------
@@ -67,7 +76,8 @@ def popover_html(pid: str, citation: Citation, titles: dict[str, str], chunks: S
         f'<div class="pop-head"><span class="key">[{esc(citation.key)}]</span>'
         f'<span class="pop-title">{esc(title)}</span>'
         f'<button class="pop-close" popovertarget="{esc(pid)}" popovertargetaction="hide" aria-label="Close">×</button></div>'
-        f'<div class="pop-doc"><code>{esc(citation.doc_id)}</code> · characters {citation.start}–{citation.end}</div>'
+        f'<div class="pop-doc">{_where(citation.doc_id, citation.page)} · characters {citation.start}–{citation.end}'
+        f'{" of the page" if citation.page else ""}</div>'
         f'<div class="pop-context">{context_html(citation, chunks, markup)}</div></div>'
     )
 
@@ -169,7 +179,7 @@ def sources_html(answer: Answer | None, titles: dict[str, str]) -> str:
             f'<div class="p-score" title="fused score {hit.score:.4f}; cosine {hit.dense:.3f}; BM25 {hit.lexical:.2f}">'
             f'<span class="bar" style="width:{max(4, round(100 * hit.score / top))}%"></span>'
             f'<span class="num">score {hit.score:.3f}</span></div>'
-            f'<p>{esc(chunk.readable)}</p><div class="p-doc"><code>{esc(chunk.doc_id)}</code></div></li>'
+            f'<p>{esc(chunk.readable)}</p><div class="p-doc">{_where(chunk.doc_id, chunk.page)}</div></li>'
         )
     heading = "Closest passages looked at" if answer.abstained else "Passages looked at, best first"
     listing = f'<ol>{"".join(items)}</ol>' if items else '<p class="hint">No passages were found.</p>'
@@ -178,9 +188,17 @@ def sources_html(answer: Answer | None, titles: dict[str, str]) -> str:
 
 
 def library_html(documents: dict[str, str]) -> str:
-    """A count of the indexed articles and their titles."""
-    rows = "".join(f"<li>{esc(title or doc_id)} <code>{esc(doc_id)}</code></li>" for doc_id, title in sorted(documents.items()))
-    n = len(documents)
+    """A count of the indexed articles and their titles; a PDF's pages ("r#p1", "r#p2") are one article."""
+    files: dict[str, tuple[str, int]] = {}  # file label -> (title, pages; 0 for a text file)
+    for doc_id, title in sorted(documents.items()):
+        page = _PDF_PAGE.match(doc_id)
+        label = f"{page.group(1)}.pdf" if page else doc_id
+        first_title, pages = files.get(label, (title, 0))
+        files[label] = (first_title, pages + (1 if page else 0))
+    rows = "".join(f"<li>{esc(title or label)} <code>{esc(label)}</code>"
+                   f"{f' · {pages} page' + ('s' if pages != 1 else '') if pages else ''}</li>"
+                   for label, (title, pages) in files.items())
+    n = len(files)
     return (f'<div class="library"><details><summary>{n} article{"s" if n != 1 else ""} indexed</summary>'
             f"<ul>{rows}</ul></details></div>")
 
@@ -249,6 +267,7 @@ CSS = """
 .pop-title { font-weight: 600; flex: 1; }
 #chat .pop-close { all: unset; cursor: pointer; font-size: 1.3em; line-height: 1; padding: 0 4px; }
 .pop-doc { font-size: 0.8em; color: var(--body-text-color-subdued); margin: 2px 0 8px; }
+.pop-doc .page, .p-doc .page { font-weight: 600; color: var(--body-text-color); }
 .pop-context p { margin: 0 0 8px; line-height: 1.55; }
 #chat .pop-context p.around { color: var(--body-text-color-subdued); }
 #chat .pop-context mark, #chat .rag-chat mark { background: #fde68a; color: #111; padding: 1px 2px; border-radius: 3px; }

@@ -1,4 +1,4 @@
-"""The index on disk: a versioned folder that describes itself, swapped in atomically.
+"""The embedded default engine: a versioned folder that describes itself, swapped in atomically.
 
 Layout::
 
@@ -22,7 +22,6 @@ import fcntl
 import hashlib
 import json
 import logging
-import math
 import os
 import shutil
 import struct
@@ -30,55 +29,33 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from .errors import REBUILD_HINT, IndexCorruptError, IndexMismatchError, IndexMissingError
-from .types import Chunk
+from ..errors import REBUILD_HINT, IndexCorruptError, IndexMissingError
+from ..types import Chunk
+from .base import (
+    HNSW_EF_CONSTRUCTION,
+    HNSW_EF_SEARCH,
+    HNSW_M,
+    IVF_NPROBE,
+    TIE_SLACK,
+    Manifest,
+    Store,
+    check_embedder,
+    ivf_lists,
+    parse_manifest,
+    ranked,
+)
 
 log = logging.getLogger(__name__)
 
-FORMAT = "rag-index"
-VERSION = 1
 FILES = ("chunks.jsonl", "vectors.npy", "faiss.index")
 _HASH_LIMIT = 512 * 1024 * 1024  # above this total size only sizes are checked at load
 _NPY_HEADER = 128  # bytes reserved for the .npy header, written once the row count is known
 _ADD_BLOCK = 16_384  # rows (24 MiB at 384-d) read and handed to FAISS at a time while building it
-
-# Index types by size, measured by bench/bench_scale.py on 384-d MiniLM-like vectors (bench/RESULTS.md):
-# exact below Config.exact_limit, HNSW up to IVF_MIN_ROWS, IVF above (at 1M on 2 cores IVF builds
-# in under a minute against eight for HNSW, and keeps recall@10 above 0.95 where HNSW levelled off).
-HNSW_M = 32  # graph links per vector
-HNSW_EF_CONSTRUCTION = 80  # candidate list while building
-HNSW_EF_SEARCH = 256  # candidate list while searching (stored in the index file)
-IVF_MIN_ROWS = 100_000  # from this many passages: IVF, whose k-means needs ~40 training rows per list
-IVF_MAX_LISTS = 2048  # more lists would search less but train for minutes on two cores
-IVF_NPROBE = 16  # lists searched per query (stored in the index file)
-
-
-@dataclass(frozen=True)
-class Manifest:
-    """What built the index, and what it holds."""
-
-    embedder: str
-    dim: int
-    chunk_sentences: int
-    chunk_chars: int
-    faiss_type: str  # "flat" (exact), "hnsw" or "ivf"
-    count: int
-    documents: dict[str, dict[str, Any]]  # doc_id -> {path, sha256, title, rows: [first, count]}
-    files: dict[str, dict[str, Any]]  # file name -> {bytes, sha256}
-    docs_dir: str = ""
-    created: str = ""
-    format: str = FORMAT
-    version: int = VERSION
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=1, sort_keys=True)
-
 
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
@@ -88,23 +65,13 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def faiss_module(threads: int = 1):
+def faiss_module(threads: int | None = None):
+    """The faiss module; with ``threads``, first set the OpenMP thread count (process-wide: torch shares it)."""
     import faiss
 
-    faiss.omp_set_num_threads(threads)
+    if threads is not None:
+        faiss.omp_set_num_threads(threads)
     return faiss
-
-
-def faiss_kind(rows: int, exact_limit: int) -> str:
-    """The index type for ``rows`` passages: "flat" below exact_limit, "ivf" from IVF_MIN_ROWS, else "hnsw"."""
-    if rows < exact_limit:
-        return "flat"
-    return "ivf" if rows >= IVF_MIN_ROWS else "hnsw"
-
-
-def ivf_lists(rows: int) -> int:
-    """Inverted lists for ``rows`` vectors: about 4 * sqrt(rows), a power of two, 64..IVF_MAX_LISTS."""
-    return int(min(IVF_MAX_LISTS, max(64, 2 ** round(math.log2(4 * math.sqrt(max(rows, 1)))))))
 
 
 def _training_rows(rows: int, lists: int) -> np.ndarray:
@@ -152,39 +119,26 @@ def _npy_blocks(path: Path, rows: int, dim: int) -> Iterator[np.ndarray]:
             yield np.fromfile(fh, dtype="<f4", count=min(_ADD_BLOCK, rows - start) * dim).reshape(-1, dim)
 
 
-class Store:
-    """A loaded index version: chunks, vectors and the FAISS index, read-only."""
+class FaissStore(Store):
+    """A loaded FAISS version: chunks in memory, vectors memory-mapped, the FAISS index read in."""
 
     def __init__(self, path: Path, manifest: Manifest, chunks: list[Chunk], vectors: np.ndarray, faiss_index) -> None:
+        super().__init__(manifest, chunks)
         self.path = path
-        self.manifest = manifest
-        self.chunks = chunks
+        self.where = str(path.parent)
         self.vectors = vectors
         self.faiss_index = faiss_index
-        self.rows_by_doc: dict[str, range] = {
-            doc_id: range(info["rows"][0], info["rows"][0] + info["rows"][1]) for doc_id, info in manifest.documents.items()
-        }
 
-    def __len__(self) -> int:
-        return len(self.chunks)
-
-    def search(self, vector: np.ndarray, n: int, threads: int = 1) -> list[tuple[int, float]]:
-        """Top ``n`` (row, cosine) for one normalised query vector."""
-        faiss_module(threads)
+    def search(self, vector: np.ndarray, n: int) -> list[tuple[int, float]]:
+        """Top ``n`` (row, cosine) for one normalised query vector (threads were set once, at load)."""
         if not self.chunks:
             return []
         query = np.asarray(vector, dtype=np.float32).reshape(1, -1)  # no copy when already float32
-        scores, rows = self.faiss_index.search(query, min(n, len(self.chunks)))
-        return [(r, s) for r, s in zip(rows[0].tolist(), scores[0].tolist()) if r >= 0]
+        scores, rows = self.faiss_index.search(query, min(n + TIE_SLACK, len(self.chunks)))
+        return ranked([(r, s) for r, s in zip(rows[0].tolist(), scores[0].tolist()) if r >= 0], n)
 
-    def neighbours(self, chunk: Chunk, window: int = 1) -> list[Chunk]:
-        """The chunk with up to ``window`` chunks of its document on each side, in order."""
-        rows = self.rows_by_doc.get(chunk.doc_id, range(0))
-        for row in rows:
-            if self.chunks[row].id == chunk.id:
-                lo, hi = max(rows.start, row - window), min(rows.stop, row + window + 1)
-                return self.chunks[lo:hi]
-        return [chunk]
+    def vectors_of(self, rows: Sequence[int]) -> np.ndarray:
+        return np.asarray(self.vectors[list(rows)], dtype=np.float32).reshape(len(rows), self.manifest.dim)
 
 
 def live_version(index_dir: Path) -> Path:
@@ -201,21 +155,12 @@ def live_version(index_dir: Path) -> Path:
 
 def read_manifest(path: Path) -> Manifest:
     try:
-        raw = json.loads((path / "manifest.json").read_text())
+        text = (path / "manifest.json").read_text()
     except FileNotFoundError:
         raise IndexCorruptError(f"The index at {path.parent} has no manifest.json; {REBUILD_HINT}.") from None
-    except (OSError, ValueError) as exc:
+    except OSError as exc:
         raise IndexCorruptError(f"The index manifest at {path} cannot be read ({exc}); {REBUILD_HINT}.") from None
-    if not isinstance(raw, dict) or raw.get("format") != FORMAT:
-        raise IndexMismatchError(f"{path} is not a rag index (format {raw.get('format') if isinstance(raw, dict) else '?'}); {REBUILD_HINT}.")
-    if raw.get("version") != VERSION:
-        raise IndexMismatchError(
-            f"The index at {path.parent} has format version {raw.get('version')}, this rag reads version {VERSION}; {REBUILD_HINT}."
-        )
-    try:
-        return Manifest(**raw)
-    except TypeError as exc:
-        raise IndexCorruptError(f"The index manifest at {path} is incomplete ({exc}); {REBUILD_HINT}.") from None
+    return parse_manifest(text, str(path))
 
 
 def check_files(path: Path, manifest: Manifest) -> None:
@@ -232,16 +177,16 @@ def check_files(path: Path, manifest: Manifest) -> None:
             raise IndexCorruptError(f"The index file {file} was changed after it was written (checksum differs); {REBUILD_HINT}.")
 
 
-def load_store(index_dir: str | Path, embedder: str | None = None, dim: int | None = None, threads: int = 1) -> Store:
-    """Load and verify the live index; refuse one built by another embedder."""
+def load_store(index_dir: str | Path, embedder: str | None = None, dim: int | None = None,
+               threads: int | None = None) -> FaissStore:
+    """Load and verify the live index; refuse one built by another embedder.
+
+    ``threads`` sets FAISS's OpenMP thread count once, here, for the searches to come.
+    """
     index_dir = Path(index_dir)
     path = live_version(index_dir)
     manifest = read_manifest(path)
-    if embedder is not None and (manifest.embedder != embedder or (dim is not None and manifest.dim != dim)):
-        raise IndexMismatchError(
-            f"The index at {index_dir} was built with embedder {manifest.embedder} ({manifest.dim} dimensions), "
-            f"but {embedder} is configured; {REBUILD_HINT} or set RAG_EMBEDDER={manifest.embedder}."
-        )
+    check_embedder(manifest, str(index_dir), embedder, dim)
     check_files(path, manifest)
     try:
         chunks = [Chunk(**json.loads(line)) for line in (path / "chunks.jsonl").read_text(encoding="utf-8").splitlines() if line]
@@ -252,7 +197,7 @@ def load_store(index_dir: str | Path, embedder: str | None = None, dim: int | No
         raise IndexCorruptError(f"The index at {index_dir} cannot be read ({exc}); {REBUILD_HINT}.") from None
     if not (len(chunks) == manifest.count == vectors.shape[0] == faiss_index.ntotal) or vectors.shape[1:] != (manifest.dim,):
         raise IndexCorruptError(f"The index at {index_dir} is inconsistent (counts differ between its files); {REBUILD_HINT}.")
-    return Store(path, manifest, chunks, vectors, faiss_index)
+    return FaissStore(path, manifest, chunks, vectors, faiss_index)
 
 
 @contextmanager
@@ -365,16 +310,33 @@ class VersionWriter:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def write_version(index_dir: Path, manifest: Manifest, chunks: list[Chunk], vectors: np.ndarray, threads: int = 2) -> Path:
-    """Write a complete new version from chunks and vectors already in memory (see VersionWriter)."""
-    with VersionWriter(index_dir, int(manifest.dim)) as writer:
-        writer.add(chunks, np.asarray(vectors, dtype=np.float32).reshape(len(chunks), manifest.dim))
-        return writer.commit(manifest, threads)
-
-
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+class FaissEngine:
+    """The FAISS folder at ``index_dir`` as an engine (rag.stores.base.Engine)."""
+
+    def __init__(self, index_dir: str | Path, threads: int = 1) -> None:
+        self.index_dir = Path(index_dir)
+        self.where = str(self.index_dir)
+        self.threads = threads
+
+    def open(self, embedder: str | None = None, dim: int | None = None) -> FaissStore:
+        return load_store(self.index_dir, embedder, dim, self.threads)
+
+    def writer(self, dim: int) -> VersionWriter:
+        return VersionWriter(self.index_dir, dim)
+
+    def lock(self):
+        return write_lock(self.index_dir)
+
+    def remove_unfinished(self) -> None:
+        remove_unfinished(self.index_dir)
+
+    def exists(self) -> bool:
+        return (self.index_dir / "CURRENT").exists()
