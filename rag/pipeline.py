@@ -145,6 +145,10 @@ class RAG:
     def check_question(self, question: str) -> str:
         return clean_question(question, self.config.max_question_chars)
 
+    def check_history(self, history: Any) -> None:
+        """QuestionError, in one sentence, unless ``history`` is None or a list of earlier turns."""
+        conversation.turns(history)
+
     def read(self, question: str) -> str:
         """The question as it will be answered: cleaned, and misspelt words read as the articles'."""
         question = self.check_question(question)

@@ -141,7 +141,9 @@ def real_embedder():
 def real_generator():
     from rag.generate import LlamaGenerator
 
-    return LlamaGenerator(os.environ.get("RAG_TEST_LLM", "smollm2"))
+    from rag.models import DEFAULT_LLM
+
+    return LlamaGenerator(os.environ.get("RAG_TEST_LLM", DEFAULT_LLM))
 
 
 @pytest.fixture(scope="session")

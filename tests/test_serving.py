@@ -221,7 +221,7 @@ def test_a_second_question_in_flight_from_the_same_session_is_refused(make_rag):
 
     page = ChatPage(make_rag(), gate=gate)
     with gate.enter("tab-1"):
-        *_, (chat, _, turns) = page.answer(QUESTION, [], 5, None, FakeRequest("tab-1"))
+        *_, (chat, _, turns, _) = page.answer(QUESTION, [], 5, None, [], FakeRequest("tab-1"))
     assert ONE_AT_A_TIME in chat and 'role="alert"' in chat
 
 
@@ -242,7 +242,7 @@ def test_a_full_line_answers_busy_within_a_second_on_the_api_and_the_page(make_r
         api_refused_in = time.monotonic() - started
 
         started = time.monotonic()
-        first = next(ChatPage(rag, gate=gate).answer(QUESTION, [], 5, None, FakeRequest("another-tab")))
+        first = next(ChatPage(rag, gate=gate).answer(QUESTION, [], 5, None, [], FakeRequest("another-tab")))
         page_refused_in = time.monotonic() - started
         generator.release.set()
         answers = [job.result(timeout=30) for job in jobs]
@@ -255,8 +255,8 @@ def test_a_waiting_page_shows_its_place_in_line(make_rag):
     gate = Gate(waiting=4)
     page = ChatPage(make_rag(), gate=gate)
     with ThreadPoolExecutor(1) as pool, gate.enter("someone else"):
-        steps = page.answer(QUESTION, [], 5, None, FakeRequest("tab-2"))
-        chat, _, _ = pool.submit(next, steps).result(timeout=10)  # bounded: a page that never says so fails here
+        steps = page.answer(QUESTION, [], 5, None, [], FakeRequest("tab-2"))
+        chat, _, _, _ = pool.submit(next, steps).result(timeout=10)  # bounded: a page that never says so fails here
         assert "1 question ahead of yours" in chat and QUESTION in chat
     *_, (chat, sources, turns) = steps  # the line moved: the question is answered
     assert "ahead of yours" not in chat and "ISIS" in chat and len(turns) == 1

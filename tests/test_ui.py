@@ -116,7 +116,7 @@ def fake_rag(corpus, tmp_path, fake_embedder) -> RAG:
 def test_chat_streams_a_provisional_draft_then_the_verified_answer(fake_rag):
     page = ChatPage(fake_rag)
     steps = list(page.answer("Who killed Hamedani?", [], 5, fake_rag.config.llm))
-    drafts, (chat, sources, turns) = steps[:-1], steps[-1]
+    drafts, (chat, sources, turns, history) = steps[:-1], steps[-1]
     assert len(drafts) > 3 and all('class="answer draft"' in d[0] for d in drafts)
     assert "<img" not in "".join(d[0] for d in drafts)  # the unverified draft is escaped too
     assert len(turns) == 1 and "draft" not in chat and "ISIS" in chat
@@ -124,8 +124,11 @@ def test_chat_streams_a_provisional_draft_then_the_verified_answer(fake_rag):
     assert re.search(r"<mark>[^<]*killed by ISIS", chat)  # the popover shows the source in place
     assert "Passages looked at" in sources and sources.count('<li class="passage') == 5
     # A follow-up keeps the first turn and gives its citations ids of their own.
-    *_, (chat2, _, turns2) = page.answer("Who killed General Hamedani?", turns, 5, None)
+    *_, (chat2, _, turns2, history2) = page.answer("Who killed General Hamedani?", turns, 5, None, history)
     assert len(turns2) == 2 and turns2[0] == turns[0] and "src-1-" in chat2
+    assert [h["question"] for h in history2] == ["Who killed Hamedani?", "Who killed General Hamedani?"]
+    chat3, sources3, turns3, history3 = page.new_conversation()
+    assert turns3 == [] and history3 == [] and "Who killed" not in chat3
 
 
 def test_a_citation_of_an_html_article_shows_its_text_not_its_tags(corpus, tmp_path, fake_embedder):
@@ -135,18 +138,18 @@ def test_a_citation_of_an_html_article_shows_its_text_not_its_tags(corpus, tmp_p
     article.unlink()
     generator = EchoGenerator("Hamedani was killed by ISIS extremists [1].")
     rag = RAG.build(corpus, tmp_path / "index", embedder=fake_embedder, generator=generator)
-    *_, (chat, _, _) = ChatPage(rag).answer("Who killed Hamedani?", [], 5, None)
+    *_, (chat, _, _, _) = ChatPage(rag).answer("Who killed Hamedani?", [], 5, None)
     assert re.search(r"<mark>[^<]*killed by ISIS extremists", chat) and "&lt;b&gt;" not in chat
 
 
 def test_chat_shows_library_errors_as_a_sentence(fake_rag):
-    *_, (chat, sources, turns) = ChatPage(fake_rag).answer("why " * 1000, [], 5, None)
+    *_, (chat, sources, turns, _) = ChatPage(fake_rag).answer("why " * 1000, [], 5, None)
     assert 'role="alert"' in chat and "limit is 2,000" in chat and "Traceback" not in chat
     assert sources == gr.skip() and len(turns) == 1
 
 
 def test_chat_refuses_a_model_the_page_does_not_offer(fake_rag):
-    *_, (chat, _, _) = ChatPage(fake_rag).answer("Who killed Hamedani?", [], 5, "/etc/passwd")
+    *_, (chat, _, _, _) = ChatPage(fake_rag).answer("Who killed Hamedani?", [], 5, "/etc/passwd")
     assert 'role="alert"' in chat and "no model called" in chat and "smollm2, gemma3" in chat
 
 
@@ -239,7 +242,9 @@ def test_auth_protects_the_page_and_the_api(fake_rag):
 # -- the real models over HTTP ---------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def real_url(real_rag):
-    app = build_app(real_rag)
+    from ui.gate import Gate
+
+    app = build_app(real_rag, gate=Gate(len(KNOWN_ANSWERS)))  # every user of the concurrency test waits in line
     url = launch(app, port=free_port(), block=False)
     yield url
     app.close()
@@ -268,7 +273,7 @@ def test_api_abstains_when_the_articles_do_not_say(real_url):
 @pytest.mark.slow
 def test_the_chat_can_switch_to_the_other_packaged_model(real_rag):
     other = "gemma3" if real_rag.config.llm != "gemma3" else "smollm2"
-    *_, (chat, sources, _) = ChatPage(real_rag).answer("Where did the Russian cruise missiles crash?", [], 3, other)
+    *_, (chat, sources, _, _) = ChatPage(real_rag).answer("Where did the Russian cruise missiles crash?", [], 3, other)
     assert f"· {other}</div>" in chat and "Iran" in chat and 'role="alert"' not in chat
     assert sources.count('<li class="passage') == 3
 

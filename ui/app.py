@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 
 LLM_GROUP = "llm"  # concurrency id of the events that run the model; the Gate, not Gradio, lets one in at a time
 INDEX_GROUP = "index"  # uploads re-index one at a time
+HISTORY_KEPT = 10  # a session's earlier answers kept for follow-ups (the library reads the last few)
 GRADIO_QUEUE = 64  # a backstop on Gradio's own queue (uploads wait there); questions are bounded by the Gate
 WAIT_POLL_S = 0.5  # how often a waiting page's place in line is refreshed
 UPLOADS_KEPT_S = 3600  # uploads never handed to the page (sent to /gradio_api/upload only) are deleted after this
@@ -79,17 +80,18 @@ class ChatPage:
         return None if not choice or choice == self.rag.config.llm else choice
 
     # -- the /ask API --------------------------------------------------------------------------
-    def check_api(self, question: Any) -> None:
+    def check_api(self, question: Any, history: Any = None) -> None:
         """The one place /ask's arguments are checked, before the question takes a place in line."""
         self.rag.check_question(question)
+        self.rag.check_history(history)
 
-    def ask(self, question: Any, request: gr.Request | None = None) -> dict[str, Any]:
-        """Answer one question; returns the JSON contract of `Answer.to_dict()`."""
+    def ask(self, question: Any, history: Any = None, request: gr.Request | None = None) -> dict[str, Any]:
+        """Answer one question, after the client's earlier turns if given; returns `Answer.to_dict()`."""
         try:
-            self.check_api(question)
+            self.check_api(question, history)
             with self.gate.enter(_session(request)) as ticket:
                 ticket.wait()
-                return self.rag.ask(question).to_dict()
+                return self.rag.ask(question, history=history or None).to_dict()
         except RagError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
 
@@ -103,10 +105,15 @@ class ChatPage:
         return shown, gr.update(value="", interactive=False), question, gr.update(interactive=False)
 
     def answer(self, question: str | None, turns: list[str], k: float, llm: str | None,
-               request: gr.Request | None = None) -> Iterator[tuple[Any, ...]]:
-        """Wait for the model (showing the place in line), stream the draft, then the verified answer."""
+               history: list[dict] | None = None, request: gr.Request | None = None) -> Iterator[tuple[Any, ...]]:
+        """Wait for the model (showing the place in line), stream the draft, then the verified answer.
+
+        ``history`` is this session's conversation (earlier answers as dicts): a follow-up is read
+        as the question it stands for, and the page says how it was read.
+        """
+        history = list(history or [])
         if question is None:
-            yield gr.skip(), gr.skip(), gr.skip()
+            yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
         turn, draft, final = len(turns), "", None
         try:
@@ -116,15 +123,17 @@ class ChatPage:
                     if (ahead := ticket.ahead()) != shown:
                         shown = ahead
                         waiting = render.turn_html(question, render.waiting_html(ahead))
-                        yield render.chat_html(turns + [waiting]), gr.skip(), gr.skip()
+                        yield render.chat_html(turns + [waiting]), gr.skip(), gr.skip(), gr.skip()
                     else:  # no change to show, but a point at which Gradio can stop the handler of a closed page
-                        yield gr.skip(), gr.skip(), gr.skip()
-                for piece in self.rag.stream(question, k=min(max(int(k), 1), MAX_K), llm=self._llm(llm)):
+                        yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                for piece in self.rag.stream(question, k=min(max(int(k), 1), MAX_K), llm=self._llm(llm),
+                                             history=history):
                     if isinstance(piece, Answer):
                         final = piece
                         continue
                     draft += piece
-                    yield render.chat_html(turns + [render.turn_html(question, render.draft_html(draft))]), gr.skip(), gr.skip()
+                    yield (render.chat_html(turns + [render.turn_html(question, render.draft_html(draft))]), gr.skip(),
+                           gr.skip(), gr.skip())
         except RagError as exc:
             body, sources = render.error_html(str(exc)), gr.skip()
         else:
@@ -133,8 +142,13 @@ class ChatPage:
             body = render.answer_html(final, self.rag.context, titles, turn, llm or self.rag.config.llm,
                                       self.rag.is_markup)
             sources = render.sources_html(final, titles)
+            history = (history + [final.to_dict()])[-HISTORY_KEPT:]
         turns = turns + [render.turn_html(question, body)]
-        yield render.chat_html(turns), sources, turns
+        yield render.chat_html(turns), sources, turns, history
+
+    def new_conversation(self) -> tuple[Any, ...]:
+        """Forget this session's conversation: the chat, its sources and the history follow-ups lean on."""
+        return render.chat_html([]), render.sources_html(None, {}), [], []
 
     # -- uploads ---------------------------------------------------------------------------------
     def add(self, files: list[str] | None, progress: gr.Progress | None = None,
@@ -190,6 +204,7 @@ def build_app(rag: RAG, access: Access = LOCAL, gate: Gate | None = None) -> gr.
         # CSS travels with the Blocks (gradio 6 only takes css= at launch).
         gr.HTML(f"<style>{render.CSS}</style>", js_on_load=None, apply_default_css=False, elem_id="rag-style")
         turns = gr.State([])  # this session's finished turns, as HTML
+        history = gr.State([])  # this session's conversation, as Answer dicts: what follow-ups lean on
         pending = gr.State(None)  # the question waiting for the model
         gr.Markdown("## Ask the news articles\nAnswers come only from the indexed articles, with their sources.")
         with gr.Row(equal_height=False):
@@ -200,7 +215,10 @@ def build_app(rag: RAG, access: Access = LOCAL, gate: Gate | None = None) -> gr.
                     question = gr.Textbox(show_label=False, placeholder="Ask a question about the articles…",
                                           elem_id="question", scale=5, max_lines=4, autofocus=True)
                     ask = gr.Button("Ask", variant="primary", elem_id="ask", scale=1, min_width=80)
-                gr.Examples(EXAMPLES, inputs=question, label="Try")
+                with gr.Row():
+                    gr.Examples(EXAMPLES, inputs=question, label="Try")
+                    fresh = gr.Button("New conversation", variant="secondary", size="sm", elem_id="new-conversation",
+                                      scale=0, min_width=160)
             with gr.Column(scale=2, min_width=300):
                 sources = gr.HTML(render.sources_html(None, {}), elem_id="sources", js_on_load=None,
                                   container=True, padding=True, max_height=560)
@@ -219,7 +237,7 @@ def build_app(rag: RAG, access: Access = LOCAL, gate: Gate | None = None) -> gr.
 
         started = gr.on([question.submit, ask.click], page.start, inputs=[question, turns],
                         outputs=[chat, question, pending, ask], queue=False, api_visibility="private")
-        started.then(page.answer, inputs=[pending, turns, k, llm], outputs=[chat, sources, turns],
+        started.then(page.answer, inputs=[pending, turns, k, llm, history], outputs=[chat, sources, turns, history],
                      concurrency_id=LLM_GROUP, concurrency_limit=None, show_progress="minimal",
                      api_visibility="private"
                      ).then(lambda: (gr.update(interactive=True), gr.update(interactive=True), None),
@@ -233,9 +251,16 @@ def build_app(rag: RAG, access: Access = LOCAL, gate: Gate | None = None) -> gr.
                      concurrency_limit=1, show_progress="full", api_visibility="private")
         app.load(page.load, outputs=[library, adder], queue=False, show_progress="hidden", api_visibility="private")
 
-        def ask_api(question: str, request: gr.Request) -> dict:
-            """Answer a question about the articles; returns the answer, its citations and the passages."""
-            return page.ask(question, request)
+        fresh.click(page.new_conversation, outputs=[chat, sources, turns, history], queue=False,
+                    api_visibility="private")
+
+        def ask_api(question: str, history: list | None = None, request: gr.Request = None) -> dict:  # noqa: RUF013
+            """Answer a question about the articles; returns the answer, its citations and the passages.
+
+            ``history``: the earlier turns of this client's conversation, oldest first (the dicts /ask
+            returned, or at least their question and answer), so that a follow-up is understood.
+            """
+            return page.ask(question, history, request)
 
         gr.api(ask_api, api_name="ask", concurrency_id=LLM_GROUP, concurrency_limit=None)
     app.queue(default_concurrency_limit=1, max_size=GRADIO_QUEUE)
