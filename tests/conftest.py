@@ -140,7 +140,6 @@ def real_embedder():
 @pytest.fixture(scope="session")
 def real_generator():
     from rag.generate import LlamaGenerator
-
     from rag.models import DEFAULT_LLM
 
     return LlamaGenerator(os.environ.get("RAG_TEST_LLM", DEFAULT_LLM))
