@@ -64,6 +64,7 @@ def run(ctx: Context) -> None:
         prompts.append(build_prompt(question, rag.retrieve(question), config.passage_tokens, generator.count_tokens,
                                     generator.family))
     _compare(ctx, generator, prompts, "generate", target=0.95)
+    _lookup(ctx, generator, prompts)
     if not ctx.quick and config.n_threads != 1:
         one = LlamaGenerator(config.llm, config.n_ctx, 1, config.temperature, config.seed, config.cache_dir)
         _compare(ctx, one, prompts, "generate.threads1", target=None)
@@ -95,6 +96,7 @@ def run(ctx: Context) -> None:
     r.add("generate.answer_p95_s", percentile((t.total_ms for t in ran), 95) / 1000, "s")
     r.add("generate.answer_all_p50_s", median(t.total_ms for t in timings) / 1000, "s",
           note="all questions asked, those answered without the model included")
+    _follow_ups(ctx, rag)
     if not ctx.quick:
         _one_thread(ctx, rag, questions[:ONE_THREAD_QUESTIONS])
 
@@ -161,3 +163,52 @@ def _one_thread(ctx: Context, rag, questions: list[str]) -> None:
     r.add(f"generate.llama_threads{n}.answer_p50_s", median(t.total_ms for t in ours) / 1000, "s")
     r.add("generate.llama_threads1.answer_p50_s", median(t.total_ms for t in one) / 1000, "s",
           note=f"same {len(questions)} questions, RAG_N_THREADS=1")
+
+
+LOOKUP_DRAFTS = (2, 4)  # prompt-lookup decoding: tokens drafted from the prompt per step
+
+
+def _lookup(ctx: Context, generator, prompts: list) -> None:
+    """Prompt-lookup decoding (llama.cpp drafts tokens by matching the prompt, then verifies them in one
+    batch) against plain decoding, same model, prompts and settings, interleaved: whole-answer time ratio."""
+    from rag.generate import LlamaGenerator
+
+    r = ctx.results
+    config = ctx.config
+    warmup, measured = prompts[0], prompts[1:]
+    for n in LOOKUP_DRAFTS[:1] if ctx.quick else LOOKUP_DRAFTS:
+        drafted = LlamaGenerator(generator.name, generator.n_ctx, generator.n_threads, generator.temperature,
+                                 generator.seed, config.cache_dir, lookup_tokens=n)
+        _stream(drafted.generate(warmup, config.max_tokens))
+        _stream(generator.generate(warmup, config.max_tokens))
+        plain, looked = [], []
+        same = True
+        for j, prompt in enumerate(measured):
+            pair = [(plain, generator), (looked, drafted)]
+            for sink, which in pair if j % 2 == 0 else pair[::-1]:
+                sink.append(_stream(which.generate(prompt, config.max_tokens)))
+            same &= "".join(drafted.generate(prompt, config.max_tokens)) == "".join(generator.generate(prompt, config.max_tokens))
+        r.compare(f"generate.lookup{n}.answer_s", median(t for _, t, _ in looked), median(t for _, t, _ in plain), "s",
+                  "plain decoding, same prompts", higher_is_better=False)
+        r.add(f"generate.lookup{n}.same_text", same, note="greedy answers identical with and without the drafts")
+        del drafted
+
+
+def _follow_ups(ctx: Context, rag) -> None:
+    """What the conversation costs: a follow-up's rewrite (rewrite_ms, one model call), and a standalone
+    question asked with a history (no call: nothing to resolve), beside the same question with none."""
+    r = ctx.results
+    first = rag.ask("Who killed Hamedani?")
+    pairs = [("When was he killed?", "When was Hamedani killed?"),
+             ("Where were they fired from?", "Where were the missiles fired from?")]
+    history = [first]
+    rewrites, standalone, alone = [], [], []
+    for follow, _ in pairs[: 1 if ctx.quick else 2]:
+        rewrites.append(rag.ask(follow, history=history).timings.rewrite_ms)
+    for question in ("How many sorties did Russian aircraft carry out?", "Who is John Kerry's Russian counterpart?"):
+        standalone.append(rag.ask(question, history=history).timings.rewrite_ms)
+        alone.append(rag.ask(question).timings.rewrite_ms)
+    r.add("conversation.rewrite_p50_s", median(rewrites) / 1000, "s", ("<=", 0.8),
+          note="a follow-up's rewrite into a standalone question (one model call)")
+    r.compare("conversation.standalone_read_ms", median(standalone), median(alone), "ms",
+              "the same questions with no history", higher_is_better=False)

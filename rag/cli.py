@@ -16,7 +16,7 @@ from typing import Any
 
 from .config import Config
 from .documents import TYPES
-from .errors import DocumentError, QuestionError, RagError
+from .errors import DocumentError, EvalError, QuestionError, RagError
 
 DIALOGUES = "eval_dialogues.yaml"
 
@@ -175,10 +175,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from .report import SHORT, cell, columns, write_report
 
     config = _config(args)
-    questions = load_questions(args.questions)
+    questions = load_questions(args.questions) if args.questions else []
     dialogues = args.dialogues if args.dialogues and not args.retrieval_only else None
     if dialogues and (dialogues != DIALOGUES or Path(dialogues).is_file()):
         questions += load_dialogues(dialogues)
+    if not questions:
+        raise EvalError("Nothing to evaluate: give --questions FILE, --dialogues FILE or both.")
     rag = RAG.open(config=config)
     if not args.retrieval_only:
         rag.warm(args.llm)  # load the models once, before timing
@@ -254,7 +256,7 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_ask)
 
     s = sub.add_parser("eval", help="score the gold questions")
-    s.add_argument("--questions", default="eval_questions.yaml")
+    s.add_argument("--questions", default="eval_questions.yaml", help="gold questions ('' for none)")
     s.add_argument("--index")
     s.add_argument("-k", type=int)
     s.add_argument("--llm")

@@ -63,3 +63,82 @@ def test_a_malformed_history_is_one_sentence(history):
     with pytest.raises(QuestionError) as err:
         turns(history)
     assert err.value.args[0].endswith(".") and "\n" not in err.value.args[0]
+
+
+class Scripted:
+    """A stand-in reader: rewrites follow-ups as told, and answers every question with ``draft``."""
+
+    name = "scripted"
+
+    def __init__(self, draft: str, rewrites: dict[str, str]) -> None:
+        self.draft, self.rewrites, self.rewrite_calls = draft, rewrites, []
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    def generate(self, prompt, max_tokens: int):
+        from rag.conversation import REWRITE_SYSTEM
+
+        if prompt.system == REWRITE_SYSTEM:
+            follow = prompt.user.rsplit("User: ", 1)[1].split("\n")[0]
+            self.rewrite_calls.append(follow)
+            yield self.rewrites.get(follow, follow)
+            return
+        yield self.draft
+
+
+@pytest.fixture
+def chat(corpus, tmp_path, fake_embedder):
+    from rag import RAG
+
+    reader = Scripted("Passage 1: General Hamedani was killed on Thursday night.",
+                      {"When was he killed?": "When was Hamedani killed?",
+                       "Where was he from?": "Where was Soleimani from?"})
+    return RAG.build(corpus, tmp_path / "index", embedder=fake_embedder, generator=reader), reader
+
+
+def test_a_follow_up_is_answered_as_the_question_it_stands_for(chat):
+    rag, reader = chat
+    first = rag.ask("Who killed Hamedani?")
+    answer = rag.ask("When was he killed?", history=[first])
+    assert answer.read_as == "When was Hamedani killed?" and answer.to_dict()["read_as"] == answer.read_as
+    assert "Thursday" in answer.text and answer.citations
+    assert rag.ask("When was he killed?", history=[first.to_dict()]).read_as == "When was Hamedani killed?"
+
+
+def test_a_standalone_question_or_no_history_costs_no_rewrite(chat):
+    rag, reader = chat
+    first = rag.ask("Who killed Hamedani?")
+    assert rag.ask("When was Hamedani killed?", history=[first]).read_as == ""
+    assert rag.ask("When was he killed?").read_as == ""  # no history: nothing to lean on
+    assert reader.rewrite_calls == []
+
+
+def test_a_rewrite_that_brings_in_a_new_name_is_discarded(chat):
+    rag, reader = chat
+    first = rag.ask("Who killed Hamedani?")
+    answer = rag.ask("Where was he from?", history=[first])
+    assert reader.rewrite_calls == ["Where was he from?"] and answer.read_as == ""  # answered as typed
+
+
+def test_the_ask_api_takes_the_clients_history(chat):
+    from gradio_client import Client
+
+    from ui.app import build_app, launch
+
+    from .conftest import free_port
+
+    rag, _ = chat
+    app = build_app(rag)
+    url = launch(app, port=free_port(), block=False)
+    try:
+        client = Client(url, verbose=False)
+        first = client.predict("Who killed Hamedani?", None, api_name="/ask")
+        follow = client.predict("When was he killed?", [first], api_name="/ask")
+        alone = client.predict("When was he killed?", None, api_name="/ask")
+        with pytest.raises(Exception, match="history must be a list"):  # noqa: B017 - gradio_client's AppError
+            client.predict("When was he killed?", "not a list", api_name="/ask")
+    finally:
+        app.close()
+    assert follow["read_as"] == "When was Hamedani killed?" and "Thursday" in follow["answer"]
+    assert alone["read_as"] == "When was he killed?"
