@@ -18,6 +18,7 @@ from .config import Config
 from .documents import TYPES
 from .errors import DocumentError, EvalError, QuestionError, RagError
 
+QUESTIONS = "eval_questions.yaml"
 DIALOGUES = "eval_dialogues.yaml"
 
 
@@ -176,8 +177,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     config = _config(args)
     questions = load_questions(args.questions) if args.questions else []
-    dialogues = args.dialogues if args.dialogues and not args.retrieval_only else None
-    if dialogues and (dialogues != DIALOGUES or Path(dialogues).is_file()):
+    dialogues = args.dialogues
+    if dialogues is None:  # the gold conversations go with the gold questions, not with a file of one's own
+        dialogues = DIALOGUES if args.questions == QUESTIONS and Path(DIALOGUES).is_file() else ""
+    if dialogues and not args.retrieval_only:
         questions += load_dialogues(dialogues)
     if not questions:
         raise EvalError("Nothing to evaluate: give --questions FILE, --dialogues FILE or both.")
@@ -256,16 +259,16 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_ask)
 
     s = sub.add_parser("eval", help="score the gold questions")
-    s.add_argument("--questions", default="eval_questions.yaml", help="gold questions ('' for none)")
+    s.add_argument("--questions", default=QUESTIONS, help="gold questions ('' for none)")
     s.add_argument("--index")
     s.add_argument("-k", type=int)
     s.add_argument("--llm")
     s.add_argument("--json", dest="json_out", metavar="OUT", help="write one record per question")
     s.add_argument("--report", metavar="OUT.html", help="write a self-contained HTML report")
     s.add_argument("--retrieval-only", action="store_true", help="skip the LLM, score retrieval")
-    s.add_argument("--dialogues", default=DIALOGUES, metavar="FILE",
-                   help=f"gold conversations whose last turns are scored as 'follow-ups' (default {DIALOGUES} if it "
-                        "exists; '' for none)")
+    s.add_argument("--dialogues", metavar="FILE",
+                   help=f"gold conversations whose last turns are scored as 'follow-ups' (default: {DIALOGUES} with "
+                        "the default --questions; '' for none)")
     s.set_defaults(func=cmd_eval)
 
     s = sub.add_parser(

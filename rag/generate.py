@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -36,13 +36,6 @@ class Generator(Protocol):
     def count_tokens(self, text: str) -> int: ...
 
 
-@runtime_checkable
-class Judge(Protocol):
-    """Scores how much each text makes the question likelier (see `LlamaGenerator.gain`)."""
-
-    def gain(self, question: str, texts: Sequence[str]) -> list[float]: ...
-
-
 class LlamaGenerator:
     """A GGUF model run by llama.cpp on the CPU; chat template if the model has one.
 
@@ -51,7 +44,6 @@ class LlamaGenerator:
     starts from the same state and gets the same greedy answer.
     """
 
-    _scoring_ctx = 512  # tokens of the context `gain` reads a sentence and the question in
     _check_ctx = 512  # tokens of the context `check` reads a passage, the question and an answer in
 
     def __init__(self, name: str = models.DEFAULT_LLM, n_ctx: int = 2048, n_threads: int = 2, temperature: float = 0.0,
@@ -65,7 +57,6 @@ class LlamaGenerator:
         self.seed = seed
         self.lookup_tokens = lookup_tokens  # prompt-lookup decoding: draft this many tokens from the prompt (0 = off)
         self._llm = None
-        self._scorer = None
         self._check_llm = None
         self._check_formatter = None
         self._formatter = None
@@ -229,47 +220,3 @@ class LlamaGenerator:
             return sorted({llm.tokenize(w.encode(), add_bos=False, special=False)[0] for w in words})
 
         return ids(("yes", "Yes", " yes", " Yes")), ids(("no", "No", " no", " No"))
-
-    def gain(self, question: str, texts: Sequence[str]) -> list[float]:
-        """For each text, how much likelier it makes the question: mean log P(question | text) - log P(question).
-
-        Query likelihood (the UPR reranker's idea) asks the model to read, not to write, which a
-        135M model does far better: the sentence that answers a paraphrased question raises its
-        likelihood most. Runs on a second context that keeps logits for every position.
-        """
-        scorer = self._scoring_model()
-        asked = scorer.tokenize((" " + question).encode("utf-8"), add_bos=False, special=False)
-        if not asked or len(asked) > self._scoring_ctx // 2:
-            return [0.0] * len(texts)  # nothing to score, or too long a question to judge
-        with self.lock:
-            base = _logprobs(scorer, scorer.tokenize(b"Question:", add_bos=True, special=False), asked)
-            gains, room = [], self._scoring_ctx - len(asked)
-            for text in texts:
-                head = scorer.tokenize(f"Text: {text}\nQuestion:".encode(), add_bos=True, special=False)
-                gains.append(float((_logprobs(scorer, head[-room:], asked) - base).mean()))
-        return gains
-
-    def _scoring_model(self):
-        with self._load_lock:
-            if self._scorer is None:
-                from llama_cpp import Llama
-
-                try:
-                    self._scorer = Llama(model_path=self.path, n_ctx=self._scoring_ctx, n_threads=self.n_threads,
-                                         n_threads_batch=self.n_threads, n_batch=self._scoring_ctx, logits_all=True,
-                                         seed=self.seed, verbose=False)
-                except (ValueError, RuntimeError, OSError) as exc:
-                    raise ModelError(f"Cannot load the model file {self.path}: {exc}") from None
-            return self._scorer
-
-
-def _logprobs(llm, head: list[int], target: list[int]):
-    """log P(target token i | head + target[:i]) for each i, as a numpy array."""
-    import numpy as np
-
-    llm.reset()
-    llm.eval(head + target)
-    logits = np.asarray(llm.scores[len(head) - 1:len(head) + len(target) - 1], dtype=np.float64)
-    logits -= logits.max(axis=1, keepdims=True)
-    logp = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
-    return logp[np.arange(len(target)), target]

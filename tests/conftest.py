@@ -28,8 +28,8 @@ ARTICLES = ROOT / "data" / "articles"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-# Chosen by running candidates through `real_rag.ask` (smollm2, greedy) three times in different orders:
-# each was right every time. An answer must contain one alias; None means it must abstain.
+# Chosen by running candidates through `real_rag.ask` three times in different orders (first with smollm2,
+# kept when the default reader became qwen1.5b): each was right every time. An answer must contain one alias; None means it must abstain.
 KNOWN_ANSWERS: dict[str, tuple[str, ...] | None] = {
     "Who is John Kerry's Russian counterpart?": ("Sergei Lavrov", "Lavrov"),
     "Which Russian defense minister told Putin that all 26 missiles hit their targets?": ("Sergey Shoigu", "Shoigu"),

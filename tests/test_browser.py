@@ -177,3 +177,20 @@ def test_uploaded_markup_is_shown_as_text_and_never_runs(page, site, tmp_path):
     for region in ("#chat", "#sources"):
         assert page.locator(f"{region} script, {region} img, {region} a[href^='javascript']").count() == 0
     assert not page.external
+
+
+def test_a_follow_up_is_read_with_the_conversation_and_new_conversation_forgets_it(page):
+    ask(page, "Who killed Hamedani?", 1)
+    ask(page, "When was he killed?", 2)
+    second = page.locator("#chat .turn:nth-child(2)")
+    read_as = second.locator(".read-as").inner_text()
+    assert "Hamedani" in read_as, read_as
+    assert "Thursday" in second.locator(".answer-text").inner_text()
+    assert "Hamedani" in page.locator("#sources .asked").inner_text()  # the passages panel names the question read
+    page.screenshot(path=str(ARTIFACTS / "chat_follow_up.png"), full_page=True)
+
+    page.click("#new-conversation")
+    page.wait_for_function("document.querySelectorAll('#chat .turn').length === 0", timeout=30_000)
+    ask(page, "When was he killed?", 1)  # nothing to lean on now: answered as typed
+    assert page.locator("#chat .turn:nth-child(1) .read-as").count() == 0
+    assert not page.external and not page.dialogs

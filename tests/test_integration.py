@@ -46,7 +46,6 @@ def test_who_killed_hamedani_names_islamic_state_and_cites_it(real_rag, real_ind
 def test_who_holds_a_title_is_the_name_the_articles_give_it(real_rag, question, name, cited):
     answer = real_rag.ask(question)
     assert not answer.abstained and name in answer.text, answer.text
-    assert answer.timings.completion_tokens == 0  # the model is not asked
     assert any(cited in c.text for c in answer.citations), answer.citations
 
 
@@ -91,45 +90,35 @@ def test_the_llm_really_decodes(real_generator):
     assert text.strip()
 
 
-def test_the_sentence_that_answers_a_paraphrase_makes_it_likeliest(real_generator):
-    """The judge reads: CNN's sentence raises "Which broadcaster ...?" more than sentences about the same missiles."""
-    sentences = [
-        "The USA official, who spoke on condition of anonymity, said the missiles landed in Iran on Wednesday, "
-        "confirming a story first reported by CNN.",
-        "US officials said they believed four Russian cruise missiles bound for Syria had crashed en route in Iran.",
-        "Russia's defence ministry denied the claim made by the US.",
-    ]
-    gains = real_generator.gain("Which broadcaster first broke the news that the missiles fell in Iran?", sentences)
-    assert gains[0] == max(gains) and gains[0] > 1.0, gains
-    assert real_generator.gain("x" * 5000, sentences[:1]) == [0.0]  # too long to judge: no gain, no crash
-
-
-def test_with_the_judge_on_a_paraphrase_is_answered_from_the_sentence_that_says_it(real_index, real_embedder,
-                                                                                   real_generator):
-    from rag import RAG
-
-    rag = RAG.open(real_index, embedder=real_embedder, generator=real_generator, likelihood_gain=1.2)
-    answer = rag.ask("Which branch of Islam do most Iranians follow?")
+def test_a_paraphrase_is_answered_from_the_sentence_that_says_it(real_rag):
+    answer = real_rag.ask("Which branch of Islam do most Iranians follow?")
     assert not answer.abstained and "Shiite" in answer.text, answer.text
     assert any("Iran is majority Shiite" in c.text for c in answer.citations)
-    assert rag.ask("Which hospital treated the wounded from the explosion in the Islamic State stronghold?").abstained
-
-
-def test_a_paraphrase_is_answered_where_the_draft_and_the_embedder_agree(real_rag):
     answer = real_rag.ask("Did the Western alliance get any heads-up before Moscow's naval missile launch?")
-    assert answer.mode == "quoted" and "no advance warning" in answer.text, (answer.draft, answer.text)
-    assert any("complete surprise" in c.text for c in answer.citations)
-    # the model's draft points at a sentence where a Syrian general, not the British government, speaks
-    assert real_rag.ask("What did the British government say about Russia's air strikes?").abstained
+    assert not answer.abstained and "no advance warning" in answer.text, (answer.draft, answer.text)
+    assert any("no advance warning" in c.text for c in answer.citations)
 
 
-def test_both_packaged_models_answer(real_index, real_embedder):
+@pytest.mark.parametrize("question", [
+    "Which hospital treated the wounded from the explosion in the Islamic State stronghold?",
+    # the passages quote a Syrian general about the strikes, never the British government
+    "What did the British government say about Russia's air strikes?",
+])
+def test_a_question_about_something_the_passages_only_touch_is_abstained(real_rag, question):
+    answer = real_rag.ask(question)
+    assert answer.abstained, (answer.draft, answer.text)
+
+
+def test_the_other_packaged_readers_answer_or_abstain_never_uncited(real_index, real_embedder):
     from rag import RAG
 
-    rag = RAG.open(real_index, embedder=real_embedder)
-    for llm in ("smollm2", "gemma3"):
+    rag = RAG.open(real_index, embedder=real_embedder, check=0.0)  # the check's threshold is the 1.5B's
+    answer = rag.ask("Where did the four Russian cruise missiles crash?", llm="qwen0.5b")
+    assert "Iran" in answer.text and answer.citations, answer.text
+    for llm in ("smollm2", "gemma3"):  # tiny models: often no usable draft, but whatever is said is cited
         answer = rag.ask("Where did the four Russian cruise missiles crash?", llm=llm)
-        assert "Iran" in answer.text and answer.citations, (llm, answer.text)
+        assert answer.timings.completion_tokens > 0, llm  # the model really decoded
+        assert answer.abstained or ("Iran" in answer.text and answer.citations), (llm, answer.text)
 
 
 def test_cli_ask_json_contract(real_index):

@@ -1,4 +1,4 @@
-"""Load: 8 `gradio_client` users send 200 questions to one in-process server over the real models.
+"""Load: 8 `gradio_client` users send 40 questions to one in-process server over the real models.
 
 Every answer must belong to its own question, every citation must be a verbatim span of its article,
 no request may fail, and memory must not grow per request. Timings are printed, never asserted:
@@ -23,14 +23,14 @@ from gradio_client import Client  # noqa: E402
 
 from ui.app import build_app, launch  # noqa: E402
 
-CYCLE = list(KNOWN_ANSWERS)  # chosen for smollm2's answers (tests/conftest.py)
-CLIENTS, PER_CLIENT = 8, 25
+CYCLE = list(KNOWN_ANSWERS)  # the default reader answers each of them right (tests/conftest.py)
+CLIENTS, PER_CLIENT = 8, 5
 TOTAL = CLIENTS * PER_CLIENT
-BASELINE_AFTER = 20  # answers before the reference memory reading: models loaded, caches warm
+BASELINE_AFTER = 10  # answers before the reference memory reading: models loaded, caches warm
 RSS_TOLERANCE = 0.10
 # A bound against hangs, not a speed check: answers go one at a time through one model on 2 shared cores.
-# 200 took about 7 minutes under load, but single answers took 1-30 s while choosing the questions.
-DEADLINE_S = 30 * 60
+# The 1.5B reader answers one in about 5-10 s here; 40 in line take about 5 minutes.
+DEADLINE_S = 20 * 60
 # gradio_client's HTTP calls default to httpx's 5 s timeout; joining the queue can take longer than that
 # when the server shares 2 busy cores with the model, and that is slowness, not an error.
 HTTP_TIMEOUT_S = 120
@@ -93,9 +93,7 @@ def problems(question: str, data: dict) -> list[str]:
 
 
 @pytest.mark.slow
-def test_200_questions_from_8_concurrent_clients(real_rag):
-    if real_rag.generator().name != "smollm2":
-        pytest.skip("the questions were chosen for smollm2's answers")
+def test_40_questions_from_8_concurrent_clients(real_rag):
     app = build_app(real_rag)
     url = launch(app, port=free_port(), block=False)
     tally, pool = Tally(), ThreadPoolExecutor(CLIENTS, thread_name_prefix="load-client")

@@ -256,10 +256,10 @@ def test_a_waiting_page_shows_its_place_in_line(make_rag):
     page = ChatPage(make_rag(), gate=gate)
     with ThreadPoolExecutor(1) as pool, gate.enter("someone else"):
         steps = page.answer(QUESTION, [], 5, None, [], FakeRequest("tab-2"))
-        chat, _, _, _ = pool.submit(next, steps).result(timeout=10)  # bounded: a page that never says so fails here
+        chat, *_ = pool.submit(next, steps).result(timeout=10)  # bounded: a page that never says so fails here
         assert "1 question ahead of yours" in chat and QUESTION in chat
-    *_, (chat, sources, turns) = steps  # the line moved: the question is answered
-    assert "ahead of yours" not in chat and "ISIS" in chat and len(turns) == 1
+    *_, (chat, sources, turns, history) = steps  # the line moved: the question is answered
+    assert "ahead of yours" not in chat and "ISIS" in chat and len(turns) == 1 and len(history) == 1
 
 
 def test_the_whole_page_and_api_share_one_line_with_one_request_in_the_model(make_rag):

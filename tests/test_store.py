@@ -371,11 +371,13 @@ def test_lite_file_in_use_by_another_process_is_one_sentence(corpus, tmp_path, f
 @pytest.mark.slow
 def test_the_cli_gives_the_same_cited_answer_on_milvus_as_on_faiss(tmp_path):
     """`rag index` then `rag ask "Who killed Hamedani?"`, real models, once per engine: the same answer and citations."""
+    from rag.models import DEFAULT_LLM
+
     from .conftest import ARTICLES
 
     answers = {}
     for store in ("faiss", f"milvus://{tmp_path}/x.db"):
-        env = {**os.environ, "RAG_STORE": store, "RAG_LLM": os.environ.get("RAG_TEST_LLM", "smollm2")}
+        env = {**os.environ, "RAG_STORE": store, "RAG_LLM": os.environ.get("RAG_TEST_LLM", DEFAULT_LLM)}
         common = ["--index", str(tmp_path / "index")]
         built = subprocess.run([sys.executable, "-m", "rag.cli", "index", "--docs", str(ARTICLES), *common], env=env,
                                cwd=ROOT, capture_output=True, text=True, timeout=600)

@@ -248,6 +248,8 @@ def test_the_api_checks_its_inputs_before_taking_a_place_in_line(make_rag):
     page = ChatPage(make_rag(), gate=gate)
     with gate.enter("someone else"):  # the line is full, yet bad input is told what is wrong with it
         with pytest.raises(gr.Error, match="must be text"):
-            page.ask(123, FakeRequest("s"))
+            page.ask(123, request=FakeRequest("s"))
+        with pytest.raises(gr.Error, match="history"):
+            page.ask("Who killed Hamedani?", "not a list", request=FakeRequest("s"))
         with pytest.raises(gr.Error, match="busy"):
-            page.ask("Who killed Hamedani?", FakeRequest("s"))
+            page.ask("Who killed Hamedani?", request=FakeRequest("s"))
