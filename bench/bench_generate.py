@@ -24,6 +24,7 @@ from .common import Context, gold_questions, log, median, percentile
 ASK_BUDGET_S = 180  # full run: stop asking gold questions after this long (a busy machine can be 10x slower)
 ASK_BUDGET_QUICK_S = 30
 ONE_THREAD_QUESTIONS = 6
+CHECK_QUESTIONS = 10
 
 
 def _decode_rate(sample: tuple[float, float, int]) -> float:
@@ -97,6 +98,7 @@ def run(ctx: Context) -> None:
     r.add("generate.answer_all_p50_s", median(t.total_ms for t in timings) / 1000, "s",
           note="all questions asked, those answered without the model included")
     _follow_ups(ctx, rag)
+    _check_cost(ctx, rag, questions[: 3 if ctx.quick else CHECK_QUESTIONS])
     if not ctx.quick:
         _one_thread(ctx, rag, questions[:ONE_THREAD_QUESTIONS])
 
@@ -163,6 +165,28 @@ def _one_thread(ctx: Context, rag, questions: list[str]) -> None:
     r.add(f"generate.llama_threads{n}.answer_p50_s", median(t.total_ms for t in ours) / 1000, "s")
     r.add("generate.llama_threads1.answer_p50_s", median(t.total_ms for t in one) / 1000, "s",
           note=f"same {len(questions)} questions, RAG_N_THREADS=1")
+
+
+def _check_cost(ctx: Context, rag, questions: list[str]) -> None:
+    """What the reader's check costs: whole answers with RAG_CHECK at its default against RAG_CHECK=0,
+    the same questions, model and passages, interleaved (the check is a second, one-token call)."""
+    from rag import RAG
+
+    r = ctx.results
+    if not rag.config.check:
+        return
+    unchecked = RAG.open(rag.store.path.parent, config=rag.config.with_values({"check": 0.0}), embedder=ctx.embedder,
+                         generator=rag.generator())
+    checked, plain = [], []
+    for i, q in enumerate(questions):
+        pair = [(checked, rag), (plain, unchecked)]
+        for sink, which in pair if i % 2 == 0 else pair[::-1]:
+            answer = which.ask(q)
+            if answer.timings.completion_tokens:
+                sink.append(answer.timings.total_ms / 1000)
+    if checked and plain:
+        r.compare("generate.check.answer_p50_s", median(checked), median(plain), "s",
+                  f"the same {len(questions)} questions with RAG_CHECK=0", higher_is_better=False)
 
 
 LOOKUP_DRAFTS = (2, 4)  # prompt-lookup decoding: tokens drafted from the prompt per step

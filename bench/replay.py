@@ -45,7 +45,8 @@ class ReplayGenerator:
         return getattr(self.real, name)
 
     def _key(self, prompt, max_tokens: int) -> str:
-        text = json.dumps([self.real.name, prompt.system, prompt.user, max_tokens])
+        shots = [list(shot) for shot in getattr(prompt, "shots", ())]
+        text = json.dumps([self.real.name, prompt.system, prompt.user, max_tokens] + ([shots] if shots else []))
         return hashlib.sha256(text.encode()).hexdigest()
 
     def count_tokens(self, text: str) -> int:

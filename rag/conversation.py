@@ -29,22 +29,27 @@ MAX_TURNS = 3  # earlier turns read for a rewrite
 MAX_TURN_CHARS = 600  # of each earlier question or answer
 MAX_HISTORY = 1000  # entries accepted at all; more is refused as malformed
 
-REWRITE_SYSTEM = """Rewrite the user's last question so that it can be understood without the conversation: \
-replace pronouns and vague references (he, it, they, there, that day, the group) with the names they stand for, and \
-complete fragments ("And how many?") with the words they leave out. Use only names and words from the conversation. \
-Change as little as possible. Reply with the rewritten question only.
-
-Example:
-User: Who founded the bakery on Main Street?
-Assistant: Maria Lopez founded it in 1998.
-User: Where was she born?
-Rewritten: Where was Maria Lopez born?
-
-Example:
-User: How many people did the ferry carry?
-Assistant: The ferry carried 120 people.
-User: And how many crew?
-Rewritten: How many crew did the ferry carry?"""
+REWRITE_SYSTEM = """You rewrite follow-up questions. Given a conversation and a follow-up question, rewrite the \
+follow-up so that it can be understood on its own: replace pronouns and vague references (he, it, they, there, that \
+day, the group) with the names they stand for, and complete fragments ("And how many crew?", "What about France?") \
+with the words they leave out. Use only names and words from the conversation. Keep the follow-up's own words and \
+its question word. Reply with the rewritten question only."""
+# Worked examples, shown to the model as earlier chat turns: (conversation, follow-up, rewrite). None is about the
+# articles; they show the forms: a pronoun for a person, "it" for a thing, "they", a fragment, "What about X?".
+REWRITE_EXAMPLES = (
+    ("User: Which senator opposed the bridge plan?\nAssistant: Senator Ann Reid opposed it.",
+     "What prompted her objection?", "What prompted Senator Ann Reid's objection to the bridge plan?"),
+    ("User: What did the mayor announce on Monday?\nAssistant: The mayor announced a new tram line.",
+     "What would it replace?", "What would the new tram line replace?"),
+    ("User: Which firm did the regulators fine?\nAssistant: Regulators fined Apex Shipping.",
+     "How much did they say it paid?", "How much did the regulators say Apex Shipping paid?"),
+    ("User: Who founded the bakery on Main Street?\nAssistant: Maria Lopez founded it in 1998.",
+     "Where was she born?", "Where was Maria Lopez born?"),
+    ("User: How many people did the ferry carry?\nAssistant: The ferry carried 120 people.",
+     "And how many crew?", "How many crew did the ferry carry?"),
+    ("User: Which team did the city council fund?\nAssistant: The council funded the rowing team.",
+     "What about the library?", "Did the city council fund the library?"),
+)
 REWRITE_ANSWER_CHARS = 240  # of each earlier answer shown to the rewriter
 
 _PRONOUNS = {"he", "him", "his", "she", "her", "hers", "they", "them", "their", "theirs", "it", "its", "this",
@@ -169,14 +174,19 @@ def _fragment(words: list[str]) -> bool:
 def rewrite_prompt(question: str, history: Sequence[Turn]) -> Prompt:
     """The conversation, as the rewriter reads it: earlier turns, then the follow-up.
 
-    Its instructions and examples are the fixed system message, which llama.cpp keeps in its
-    cache; each call evaluates only the conversation.
+    Its instructions and worked examples are the fixed opening, which llama.cpp keeps in its
+    cache; each call evaluates only this conversation.
     """
     lines = []
     for turn in history[-2:]:
         answer = re.sub(r"\s*\[\d+\]", "", turn.answer).replace("“", "").replace("”", "")
         lines += [f"User: {turn.question}", f"Assistant: {_clip(answer, REWRITE_ANSWER_CHARS)}"]
-    return Prompt(REWRITE_SYSTEM, "\n".join(lines + [f"User: {question}", "Rewritten:"]), ())
+    shots = tuple((_rewrite_request(c, f), r) for c, f, r in REWRITE_EXAMPLES)
+    return Prompt(REWRITE_SYSTEM, _rewrite_request("\n".join(lines), question), (), shots)
+
+
+def _rewrite_request(conversation: str, question: str) -> str:
+    return f"Conversation:\n{conversation}\n\nFollow-up question: {question}\nRewritten question:"
 
 
 def accept(question: str, rewritten: str, history: Sequence[Turn]) -> str | None:

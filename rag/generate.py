@@ -156,13 +156,15 @@ class LlamaGenerator:
         llm.reset()
 
     def _opening(self, prompt: Prompt) -> list[int]:
-        """The tokens every chat prompt with this system message starts with (minus one, for safe joins)."""
+        """The tokens every chat prompt with this system message and these examples starts with (minus one,
+        for safe joins)."""
         if self._formatter is None:
             return []
-        if self._prefix is None or self._prefix[0] != prompt.system:
-            text, _ = self.render(Prompt(prompt.system, "\x00", ()))
+        fixed = (prompt.system, prompt.shots)
+        if self._prefix is None or self._prefix[0] != fixed:
+            text, _ = self.render(Prompt(prompt.system, "\x00", (), prompt.shots))
             tokens = self.llm.tokenize(text[:text.index("\x00")].encode("utf-8"), add_bos=True, special=True)[:-1]
-            self._prefix = (prompt.system, tokens)
+            self._prefix = (fixed, tokens)
         return self._prefix[1]
 
     def check(self, question: str, passage: str, answer: str) -> float:

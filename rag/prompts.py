@@ -53,10 +53,13 @@ class Prompt:
     system: str
     user: str
     keys: tuple[str, ...]  # citation keys in the order the passages were shown
+    shots: tuple[tuple[str, str], ...] = ()  # worked examples, (user, assistant), shown as earlier chat turns
 
     @property
     def messages(self) -> list[dict[str, str]]:
-        return [{"role": "system", "content": self.system}, {"role": "user", "content": self.user}]
+        examples = [{"role": role, "content": text} for shot in self.shots
+                    for role, text in zip(("user", "assistant"), shot)]
+        return [{"role": "system", "content": self.system}, *examples, {"role": "user", "content": self.user}]
 
     @property
     def completion(self) -> str:

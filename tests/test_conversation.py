@@ -80,7 +80,7 @@ class Scripted:
         from rag.conversation import REWRITE_SYSTEM
 
         if prompt.system == REWRITE_SYSTEM:
-            follow = prompt.user.rsplit("User: ", 1)[1].split("\n")[0]
+            follow = prompt.user.rsplit("Follow-up question: ", 1)[1].split("\n")[0]
             self.rewrite_calls.append(follow)
             yield self.rewrites.get(follow, follow)
             return

@@ -129,3 +129,17 @@ def test_cli_ask_json_contract(real_index):
     assert IS_NAMES.search(data["answer"]) and data["citations"] and not data["abstained"]
     assert data["timings"]["total_ms"] > 0 and data["passages"][0]["text"]
     assert "Traceback" not in out.stderr
+
+
+def test_a_follow_up_is_rewritten_with_the_conversation_and_still_verified(real_rag):
+    first = real_rag.ask("Who killed Hamedani?")
+    follow = real_rag.ask("When was he killed?", history=[first])
+    assert "Hamedani" in follow.read_as and "killed" in follow.read_as, follow.read_as
+    assert not follow.abstained and any("Hamedani" in c.text and "killed" in c.text for c in follow.citations), \
+        (follow.draft, follow.text)
+    # the rewritten question is verified like any other: the articles never give his age
+    older = real_rag.ask("How old was he?", history=[first])
+    assert "Hamedani" in older.read_as and older.abstained, (older.read_as, older.text)
+    # a question that stands alone is answered as typed, after any earlier turn, with no rewrite
+    alone = real_rag.ask("How many sorties did Russian aircraft fly in the last 24 hours?", history=[first])
+    assert alone.read_as == "" and alone.timings.rewrite_ms < 100 and "88" in alone.text, alone.text
