@@ -50,6 +50,7 @@ REWRITE_EXAMPLES = (
     ("User: Which team did the city council fund?\nAssistant: The council funded the rowing team.",
      "What about the library?", "Did the city council fund the library?"),
 )
+UNRESOLVED = "This question follows an earlier one, and there is none: ask it with the names it refers to."
 REWRITE_ANSWER_CHARS = 240  # of each earlier answer shown to the rewriter
 
 _PRONOUNS = {"he", "him", "his", "she", "her", "hers", "they", "them", "their", "theirs", "it", "its", "this",
@@ -130,6 +131,8 @@ def needs_context(question: str) -> bool:
         if word in ("one", "ones", "other") and after and after[0] not in _AUX:
             continue  # "one official said", "other villages": not a reference
         if word in ("that", "this", "these", "those"):
+            if after[:1] and after[0] in _CORPUS:
+                continue  # "in these reports": the articles themselves, not an earlier turn
             if _determiner(after, before) and not (word == "this" and after[0] in _TIME):  # "this year" is now
                 return True  # "respond to that claim?", "that day"
             continue  # a relative: "the missiles that crashed"
@@ -145,6 +148,8 @@ def needs_context(question: str) -> bool:
     return _fragment(words[start:])
 
 
+_CORPUS = {"report", "reports", "article", "articles", "news", "story", "stories", "passage", "passages", "source",
+           "sources", "documents", "document"}
 _TIME = {"day", "night", "week", "month", "year", "time", "morning", "evening", "afternoon", "weekend"}
 
 

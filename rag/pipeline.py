@@ -200,6 +200,11 @@ class RAG:
         earlier = conversation.turns(history)
         question = self.standalone(asked, history, llm)
         rewritten = time.perf_counter()
+        if not earlier and conversation.needs_context(question):  # "When was he killed?" as a first question
+            timings = Timings(rewrite_ms=(rewritten - started) * 1000, total_ms=(rewritten - started) * 1000)
+            yield Answer(asked, conversation.UNRESOLVED, True, (), (), timings, mode="abstained",
+                         read_as=question if question != asked else "")
+            return
         cited_before = {d for turn in earlier[-1:] for d in turn.doc_ids}
         retriever, (idf, default_idf), rules = self.retriever, self._idf, self.rules
         k = k or self.config.k

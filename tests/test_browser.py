@@ -191,6 +191,7 @@ def test_a_follow_up_is_read_with_the_conversation_and_new_conversation_forgets_
 
     page.click("#new-conversation")
     page.wait_for_function("document.querySelectorAll('#chat .turn').length === 0", timeout=30_000)
-    ask(page, "When was he killed?", 1)  # nothing to lean on now: answered as typed
+    ask(page, "When was he killed?", 1)  # nothing to lean on now: the page asks for the names
     assert page.locator("#chat .turn:nth-child(1) .read-as").count() == 0
+    assert "ask it with the names" in page.locator("#chat .turn:nth-child(1) .answer-text").inner_text()
     assert not page.external and not page.dialogs

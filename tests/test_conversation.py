@@ -110,8 +110,20 @@ def test_a_standalone_question_or_no_history_costs_no_rewrite(chat):
     rag, reader = chat
     first = rag.ask("Who killed Hamedani?")
     assert rag.ask("When was Hamedani killed?", history=[first]).read_as == ""
-    assert rag.ask("When was he killed?").read_as == ""  # no history: nothing to lean on
     assert reader.rewrite_calls == []
+
+
+def test_a_follow_up_with_no_conversation_asks_for_the_names_and_calls_no_model(chat):
+    from rag.conversation import UNRESOLVED
+
+    rag, reader = chat
+    for question in ("When was he killed?", "And how many sorties?", "Which villages did Islamic State seize there?"):
+        answer = rag.ask(question)
+        assert answer.abstained and answer.text == UNRESOLVED and not answer.citations, answer.text
+        assert answer.timings.completion_tokens == 0
+    assert reader.rewrite_calls == []
+    # the articles themselves are no earlier turn
+    assert not rag.ask("Who is the US secretary of state in these reports?").text == UNRESOLVED
 
 
 def test_a_rewrite_that_brings_in_a_new_name_is_discarded(chat):
