@@ -87,7 +87,7 @@ def run(ctx: Context) -> None:
     r.add("generate.prompt_tokens_p50", median(t.prompt_tokens for t in ran))
     r.add("generate.prompt_tokens_p95", percentile((t.prompt_tokens for t in ran), 95))
     r.add("generate.completion_tokens_p50", median(t.completion_tokens for t in ran))
-    r.add("generate.ttft_p50_s", median(t.first_token_ms for t in ran) / 1000, "s", ("<=", 1.5),
+    r.add("generate.ttft_p50_s", median(t.first_token_ms for t in ran) / 1000, "s", ("<=", 2.0),
           note="question in to first token, retrieval included")
     r.add("generate.ttft_p95_s", percentile((t.first_token_ms for t in ran), 95) / 1000, "s")
     # The target is on answers the model wrote: the rest (titles, nothing relevant) take milliseconds
@@ -222,6 +222,7 @@ def _follow_ups(ctx: Context, rag) -> None:
     """What the conversation costs: a follow-up's rewrite (rewrite_ms, one model call), and a standalone
     question asked with a history (no call: nothing to resolve), beside the same question with none."""
     r = ctx.results
+    rag.warm()  # as `rag serve` does: the rewriter's opening is in its context before the first follow-up
     first = rag.ask("Who killed Hamedani?")
     pairs = [("When was he killed?", "When was Hamedani killed?"),
              ("Where were they fired from?", "Where were the missiles fired from?")]

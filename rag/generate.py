@@ -60,7 +60,9 @@ class LlamaGenerator:
         self._check_llm = None
         self._check_formatter = None
         self._formatter = None
-        self._prefix: tuple[str, list[int]] | None = None  # (system message, its opening tokens)
+        self._openings: dict[tuple, list[int]] = {}  # (system message, examples) -> its opening tokens
+        self._main_opening: tuple | None = None  # the opening the main context keeps (the answer prompt's)
+        self._side_llm = None  # a second context for any other opening (the rewriter's), so both stay cached
         self._load_lock = threading.Lock()
         self.lock = threading.Lock()  # llama.cpp contexts are not re-entrant
 
@@ -130,20 +132,45 @@ class LlamaGenerator:
         if len(tokens) > room:
             raise ModelError(f"The prompt needs {len(tokens)} tokens but only {room} fit; lower k or passage_tokens.")
         with self.lock:
-            self._restore_opening(prompt, tokens)
-            stream = self.llm.create_completion(tokens, stream=True, **self.sampling(max_tokens, stops))
+            llm = self._context(prompt)
+            self._restore_opening(llm, prompt, tokens)
+            stream = llm.create_completion(tokens, stream=True, **self.sampling(max_tokens, stops))
             for part in stream:
                 piece = part["choices"][0]["text"]
                 if piece:
                     yield piece
 
-    def _restore_opening(self, prompt: Prompt, tokens: list[int]) -> None:
-        """Keep only the fixed opening of the cache (evaluated alone, once), or start from an empty one.
+    def prime(self, prompt: Prompt) -> None:
+        """Evaluate ``prompt``'s fixed opening now, in the context it will use, so its first use does not."""
+        tokens, _ = self.tokenize(prompt)
+        with self.lock:
+            self._restore_opening(self._context(prompt), prompt, tokens)
+
+    def _context(self, prompt: Prompt):
+        """The llama.cpp context for this prompt: the main one for the first opening seen (the answer
+        prompt's), a second one, sharing the weights, for any other (the rewriter's). Each keeps its own
+        opening in its cache, so alternating answers and rewrites re-evaluates neither."""
+        fixed = (prompt.system, prompt.shots)
+        if self._main_opening is None:
+            self._main_opening = fixed
+        if fixed == self._main_opening or self._formatter is None:
+            return self.llm
+        with self._load_lock:
+            if self._side_llm is None:
+                from llama_cpp import Llama
+
+                try:
+                    self._side_llm = Llama(**{**self.load_settings(), "draft_model": None})
+                except (ValueError, RuntimeError, OSError) as exc:
+                    raise ModelError(f"Cannot load the model file {self.path}: {exc}") from None
+            return self._side_llm
+
+    def _restore_opening(self, llm, prompt: Prompt, tokens: list[int]) -> None:
+        """Keep only the fixed opening of ``llm``'s cache (evaluated alone, once), or start from an empty one.
 
         The opening is always evaluated as its own batch, so every prompt that starts with it
         continues from the same state: reuse never changes a greedy answer.
         """
-        llm = self.llm
         opening = self._opening(prompt)
         n = len(opening)
         if n and tokens[:n] == opening:
@@ -161,11 +188,11 @@ class LlamaGenerator:
         if self._formatter is None:
             return []
         fixed = (prompt.system, prompt.shots)
-        if self._prefix is None or self._prefix[0] != fixed:
+        if fixed not in self._openings:
             text, _ = self.render(Prompt(prompt.system, "\x00", (), prompt.shots))
             tokens = self.llm.tokenize(text[:text.index("\x00")].encode("utf-8"), add_bos=True, special=True)[:-1]
-            self._prefix = (fixed, tokens)
-        return self._prefix[1]
+            self._openings = {**dict(list(self._openings.items())[-3:]), fixed: tokens}  # bounded: a few openings
+        return self._openings[fixed]
 
     def check(self, question: str, passage: str, answer: str) -> float:
         """The model's reading of a proposed answer: P(yes) to "Is it correct according to the passage?".

@@ -137,9 +137,16 @@ class RAG:
             return self._generators[name]
 
     def warm(self, llm: str | None = None) -> None:
-        """Load the embedder and the LLM now, so that the first question does not wait for them."""
+        """Load the embedder and the LLM now, and evaluate the answer's and the rewriter's fixed openings,
+        so that neither the first question nor the first follow-up waits for them."""
         self.embedder.embed(["warm up"])
-        self.generator(llm).count_tokens("warm up")
+        generator = self.generator(llm)
+        generator.count_tokens("warm up")
+        prime = getattr(generator, "prime", None)
+        if prime:  # the answer prompt's opening first (the main context keeps it), then the rewriter's
+            prime(build_prompt("warm up", [], self.config.passage_tokens, generator.count_tokens,
+                               getattr(generator, "family", "qwen")))
+            prime(conversation.rewrite_prompt("warm up", []))
 
     # -- questions ----------------------------------------------------------------------------
     def check_question(self, question: str) -> str:

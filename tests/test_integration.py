@@ -143,3 +143,5 @@ def test_a_follow_up_is_rewritten_with_the_conversation_and_still_verified(real_
     # a question that stands alone is answered as typed, after any earlier turn, with no rewrite
     alone = real_rag.ask("How many sorties did Russian aircraft fly in the last 24 hours?", history=[first])
     assert alone.read_as == "" and alone.timings.rewrite_ms < 100 and "88" in alone.text, alone.text
+    # the rewriter's opening lives in a second context: answering after it gives the same greedy draft
+    assert real_rag.ask("Who killed Hamedani?").draft == first.draft
