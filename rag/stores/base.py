@@ -150,6 +150,26 @@ class Writer(Protocol):
     def abort(self) -> None: ...
 
 
+class WriterBase:
+    """What both engines' writers share: use as a context manager (leaving without commit aborts),
+    and one check that ``add`` was given one ``dim``-wide vector per chunk."""
+
+    dim: int
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.abort()
+
+    def abort(self) -> None:
+        raise NotImplementedError
+
+    def check_rows(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        if len(chunks) != len(vectors) or (len(vectors) and vectors.shape[1] != self.dim):
+            raise ValueError(f"{len(chunks)} chunks but vectors of shape {vectors.shape}; expected one {self.dim}-d row each.")
+
+
 class Engine(Protocol):
     """One place the index lives (a FAISS folder, a Milvus database): open, write, lock, tidy up."""
 

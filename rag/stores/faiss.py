@@ -44,6 +44,7 @@ from .base import (
     TIE_SLACK,
     Manifest,
     Store,
+    WriterBase,
     check_embedder,
     ivf_lists,
     parse_manifest,
@@ -227,7 +228,7 @@ def _npy_header(rows: int, dim: int) -> bytes:
     return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(body)) + body.encode("latin-1")
 
 
-class VersionWriter:
+class VersionWriter(WriterBase):
     """Writes one new index version row by row, then swaps it in with `commit`.
 
     Chunks go straight to chunks.jsonl and vectors to vectors.npy (its header is filled in at
@@ -248,16 +249,9 @@ class VersionWriter:
         self._vectors.write(_npy_header(0, dim))
         self._done = False
 
-    def __enter__(self) -> VersionWriter:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.abort()
-
     def add(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
         """Append passages and their vectors (row i of ``vectors`` belongs to ``chunks[i]``)."""
-        if len(chunks) != len(vectors) or (len(vectors) and vectors.shape[1] != self.dim):
-            raise ValueError(f"{len(chunks)} chunks but vectors of shape {vectors.shape}; expected one {self.dim}-d row each.")
+        self.check_rows(chunks, vectors)
         self._chunks.writelines(json.dumps(asdict(c), ensure_ascii=False) + "\n" for c in chunks)
         self._vectors.write(np.ascontiguousarray(vectors, dtype="<f4").tobytes())
         self.count += len(chunks)

@@ -45,6 +45,7 @@ from .base import (
     TIE_SLACK,
     Manifest,
     Store,
+    WriterBase,
     blocks,
     check_embedder,
     ivf_lists,
@@ -320,7 +321,7 @@ class MilvusStore(Store):
         self.engine.close()
 
 
-class MilvusWriter:
+class MilvusWriter(WriterBase):
     """Fills one new version's collection; `commit` indexes it, writes its manifest and moves the alias to it."""
 
     def __init__(self, engine: MilvusEngine, dim: int) -> None:
@@ -343,16 +344,9 @@ class MilvusWriter:
             engine.client.create_collection(self.collection, schema=schema)
         self._done = False
 
-    def __enter__(self) -> MilvusWriter:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.abort()
-
     def add(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
         """Append passages and their vectors (row i of ``vectors`` belongs to ``chunks[i]``)."""
-        if len(chunks) != len(vectors) or (len(vectors) and vectors.shape[1] != self.dim):
-            raise ValueError(f"{len(chunks)} chunks but vectors of shape {vectors.shape}; expected one {self.dim}-d row each.")
+        self.check_rows(chunks, vectors)
         vectors = np.asarray(vectors, dtype=np.float32)
         first = self.count
         for part in blocks(range(len(chunks)), INSERT_BLOCK):
