@@ -58,7 +58,6 @@ class LlamaGenerator:
         self.lookup_tokens = lookup_tokens  # prompt-lookup decoding: draft this many tokens from the prompt (0 = off)
         self._llm = None
         self._check_llm = None
-        self._check_formatter = None
         self._formatter = None
         self._openings: dict[tuple, list[int]] = {}  # (system message, examples) -> its opening tokens
         self._main_opening: tuple | None = None  # the opening the main context keeps (the answer prompt's)
@@ -85,14 +84,7 @@ class LlamaGenerator:
     def llm(self):
         with self._load_lock:
             if self._llm is None:
-                try:
-                    from llama_cpp import Llama
-                except ImportError:
-                    raise ModelError("llama-cpp-python is not installed; run `make setup`.") from None
-                try:
-                    self._llm = Llama(**self.load_settings())
-                except (ValueError, RuntimeError, OSError) as exc:
-                    raise ModelError(f"Cannot load the model file {self.path}: {exc}") from None
+                self._llm = self._load()
                 template = self._llm.metadata.get("tokenizer.chat_template")
                 if template and self.family != "gemma":
                     from llama_cpp.llama_chat_format import Jinja2ChatFormatter
@@ -102,6 +94,17 @@ class LlamaGenerator:
                     bos = vocab.detokenize([vocab.token_bos()]).decode("utf-8", "ignore") if vocab.token_bos() >= 0 else ""
                     self._formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
             return self._llm
+
+    def _load(self, **overrides: Any):
+        """A llama.cpp context on this model with `load_settings` (plus ``overrides``); ModelError if it cannot load."""
+        try:
+            from llama_cpp import Llama
+        except ImportError:
+            raise ModelError("llama-cpp-python is not installed; run `make setup`.") from None
+        try:
+            return Llama(**{**self.load_settings(), **overrides})
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise ModelError(f"Cannot load the model file {self.path}: {exc}") from None
 
     @property
     def chat(self) -> bool:
@@ -157,12 +160,7 @@ class LlamaGenerator:
             return self.llm
         with self._load_lock:
             if self._side_llm is None:
-                from llama_cpp import Llama
-
-                try:
-                    self._side_llm = Llama(**{**self.load_settings(), "draft_model": None})
-                except (ValueError, RuntimeError, OSError) as exc:
-                    raise ModelError(f"Cannot load the model file {self.path}: {exc}") from None
+                self._side_llm = self._load(draft_model=None)
             return self._side_llm
 
     def _restore_opening(self, llm, prompt: Prompt, tokens: list[int]) -> None:
@@ -204,12 +202,12 @@ class LlamaGenerator:
         """
         import numpy as np
 
-        llm = self._checker()
-        if self._check_formatter is None:
+        if not self.chat:
             return 1.0  # a base model has no chat turn to ask in
+        llm = self._checker()
         user = CHECK.format(passage=" ".join(passage.split()), question=question, answer=answer)
         messages = [{"role": "system", "content": CHECK_SYSTEM}, {"role": "user", "content": user}]
-        tokens = llm.tokenize(self._check_formatter(messages=messages).prompt.encode("utf-8"), add_bos=True,
+        tokens = llm.tokenize(self._formatter(messages=messages).prompt.encode("utf-8"), add_bos=True,
                               special=True)[-(self._check_ctx - 1):]
         with self.lock:
             held = llm.input_ids[:llm.n_tokens].tolist()
@@ -225,22 +223,7 @@ class LlamaGenerator:
     def _checker(self):
         with self._load_lock:
             if self._check_llm is None:
-                from llama_cpp import Llama
-
-                settings = {**self.load_settings(), "n_ctx": self._check_ctx, "n_batch": self._check_ctx,
-                            "draft_model": None}
-                try:
-                    self._check_llm = Llama(**settings)
-                except (ValueError, RuntimeError, OSError) as exc:
-                    raise ModelError(f"Cannot load the model file {self.path}: {exc}") from None
-                template = self._check_llm.metadata.get("tokenizer.chat_template")
-                if template and self.family != "gemma":
-                    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
-                    vocab = self._check_llm
-                    eos = vocab.detokenize([vocab.token_eos()]).decode("utf-8", "ignore")
-                    bos = vocab.detokenize([vocab.token_bos()]).decode("utf-8", "ignore") if vocab.token_bos() >= 0 else ""
-                    self._check_formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
+                self._check_llm = self._load(n_ctx=self._check_ctx, n_batch=self._check_ctx, draft_model=None)
             return self._check_llm
 
     @staticmethod
