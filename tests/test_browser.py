@@ -8,19 +8,15 @@ from __future__ import annotations
 
 import re
 import shutil
-from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 
 from rag import ABSTAIN, RAG, Config
 
-from .conftest import ARTICLES, ROOT, free_port
+from .conftest import ARTICLES, CHROMIUM, ROOT, free_port
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "tests" / "artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 ANSWER_TIMEOUT = 180_000  # ms; two CPU cores shared with other work
 PWN = "window.__pwned=1"
 EVIL_MD = f"""# Lighthouse keeper reports green lights over Zanzibar
@@ -57,16 +53,6 @@ def site(tmp_path_factory, real_embedder, real_generator):
     url = launch(app, port=free_port(), block=False, max_file_size=config.max_doc_bytes)
     yield url, docs
     app.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -8,15 +8,14 @@ screenshot goes to tests/artifacts/chat_pdf_citation.png.
 from __future__ import annotations
 
 import shutil
-import socket
 
 import pytest
 
 from rag import RAG, Config
 
-from .conftest import ARTICLES, EchoGenerator
+from .conftest import ARTICLES, CHROMIUM, EchoGenerator, free_port
 from .pdfs import make_pdf
-from .test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, ask, normalised
+from .test_browser import ARTIFACTS, ask, normalised
 from .test_pdf import WIRE
 
 pytestmark = [
@@ -26,9 +25,7 @@ pytestmark = [
 ]
 
 
-def test_a_cited_pdf_page_is_shown_with_the_span_marked(tmp_path, real_embedder):
-    from playwright.sync_api import sync_playwright
-
+def test_a_cited_pdf_page_is_shown_with_the_span_marked(tmp_path, real_embedder, browser):
     from ui.app import build_app, launch
 
     docs = tmp_path / "docs"
@@ -38,26 +35,20 @@ def test_a_cited_pdf_page_is_shown_with_the_span_marked(tmp_path, real_embedder)
     draft = "Salvage crews refloated the Baltic Star at high tide on Wednesday."
     rag = RAG.build(config=config, embedder=real_embedder, generator=EchoGenerator(draft))
     app = build_app(rag)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    url = launch(app, port=port, block=False, max_file_size=config.max_doc_bytes)
+    url = launch(app, port=free_port(), block=False, max_file_size=config.max_doc_bytes)
     try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.goto(url)
-            page.wait_for_selector("#question textarea")
-            ask(page, "When was the Baltic Star refloated?", 1)
-            page.locator("#chat button.cite").first.click()
-            popover = page.locator(".source-pop:popover-open")
-            popover.wait_for(state="visible")
-            assert "ferry_wire.pdf" in popover.inner_text() and "page 2" in popover.inner_text()
-            marked = normalised(popover.locator("mark").inner_text())
-            assert marked.startswith("Salvage crews refloated the Baltic Star")
-            assert "Estonian Safety Investigation Bureau" in popover.inner_text()  # the rest of the page around it
-            ARTIFACTS.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / "chat_pdf_citation.png"))
-            browser.close()
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(url)
+        page.wait_for_selector("#question textarea")
+        ask(page, "When was the Baltic Star refloated?", 1)
+        page.locator("#chat button.cite").first.click()
+        popover = page.locator(".source-pop:popover-open")
+        popover.wait_for(state="visible")
+        assert "ferry_wire.pdf" in popover.inner_text() and "page 2" in popover.inner_text()
+        marked = normalised(popover.locator("mark").inner_text())
+        assert marked.startswith("Salvage crews refloated the Baltic Star")
+        assert "Estonian Safety Investigation Bureau" in popover.inner_text()  # the rest of the page around it
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "chat_pdf_citation.png"))
     finally:
         app.close()

@@ -1,54 +1,15 @@
-"""Faults: a killed `rag index` never costs the previous index; damaged files are named."""
+"""Faults: damaged or missing index and model files are named (killed writers: tests/test_store.py)."""
 
 import os
-import signal
 import subprocess
 import sys
-import textwrap
-import time
 
 import pytest
 
 from rag import RAG, IndexCorruptError, IndexMismatchError, ModelError
-from rag.stores.faiss import live_version, load_store
+from rag.stores.faiss import live_version
 
-from .conftest import ROOT, EchoGenerator
-
-WRITER = textwrap.dedent("""
-    import sys, time
-    sys.path.insert(0, {root!r})
-    from tests.conftest import HashEmbedder
-    from rag import Config
-    from rag.indexing import build_index
-
-    class Slow(HashEmbedder):
-        def embed(self, texts):
-            time.sleep(0.02 * len(texts))
-            return super().embed(texts)
-
-    build_index(Config(docs_dir=sys.argv[1], index_dir=sys.argv[2]), Slow(), rebuild=True)
-""")
-
-
-@pytest.mark.parametrize("delay", [0.3, 0.8, 1.3, 1.8, 2.4, 3.0])
-def test_sigkill_during_index_leaves_the_previous_index_answering(corpus, tmp_path, fake_embedder, delay):
-    index = tmp_path / "index"
-    RAG.build(corpus, index, embedder=fake_embedder)
-    before = live_version(index)
-    script = tmp_path / "writer.py"
-    script.write_text(WRITER.format(root=str(ROOT)))
-    proc = subprocess.Popen([sys.executable, str(script), str(corpus), str(index)], cwd=ROOT)
-    time.sleep(delay)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    store = load_store(index, "hash-64", 64)  # the old or the new version, complete either way
-    assert store.path in (before, live_version(index)) and len(store.chunks) > 50
-    answer = RAG.open(index, embedder=fake_embedder, generator=EchoGenerator("ISIS extremists")).ask(
-        "Who killed Hamedani?")
-    assert answer.citations and not answer.abstained
-    RAG.build(corpus, index, embedder=fake_embedder)  # the next run completes and cleans up
-    assert not [p for p in index.iterdir() if p.name.startswith(".tmp-")]
-    assert len([p for p in index.iterdir() if p.name.startswith("v-")]) == 1
+from .conftest import ROOT
 
 
 def test_missing_chunk_file_is_named(corpus, tmp_path, fake_embedder):

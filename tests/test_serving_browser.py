@@ -9,19 +9,15 @@ from __future__ import annotations
 
 import shutil
 import uuid
-from pathlib import Path
 
 import pytest
 
 from rag import RAG, Config
 
-from .conftest import ARTICLES, ROOT, HashEmbedder
+from .conftest import ARTICLES, CHROMIUM, ROOT, HashEmbedder
 from .servers import BlockingGenerator, files_named, served, until
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "tests" / "artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 ACCOUNTS = {"reader": "r-secret-1", "writer": "w-secret-2", "reader2": "r-secret-3", "reader3": "r-secret-4"}
 WAIT_MS = 30_000
 
@@ -47,16 +43,6 @@ def site(tmp_path_factory):
     gate = Gate(waiting=1)
     with served(rag, Access(dict(ACCOUNTS), frozenset({"writer"})), gate) as url:
         yield url, generator, gate
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
