@@ -56,6 +56,7 @@ REWRITE_ANSWER_CHARS = 240  # of each earlier answer shown to the rewriter
 _PRONOUNS = {"he", "him", "his", "she", "her", "hers", "they", "them", "their", "theirs", "it", "its", "this",
              "that", "these", "those", "there", "then", "same", "else", "former", "latter", "one", "ones", "other"}
 _WH = {"who", "whom", "whose", "what", "which", "when", "where", "why", "how"}
+_SAME_WH = {"which": "what"}  # "Trained at which sites?" -> "What sites did ... train at?" asks the same
 _AUX = {"is", "are", "was", "were", "do", "does", "did", "has", "have", "had", "can", "could", "will", "would",
         "should", "may", "might", "must", "shall"}
 _OPENERS = {"and", "but", "also", "or", "so", "plus"}
@@ -210,11 +211,21 @@ def accept(question: str, rewritten: str, history: Sequence[Turn]) -> str | None
     kept = set(lemmas(text))
     lost = [w for w in lemmas(" ".join(w for w in question.split() if w.lower().strip("?,.!") not in _PRONOUNS))
             if w not in kept]  # the follow-up's own words stay: not the earlier question again
-    asks = {w for w in re.findall(r"\w+", question.lower()) if w in _WH}  # "When ...?" stays a "when" question
-    if added or lost or not asks <= set(re.findall(r"\w+", text.lower())) or \
+    asks = {_SAME_WH.get(w, w) for w in re.findall(r"\w+", question.lower()) if w in _WH}  # "When ...?" stays "when"
+    if added or lost or not asks <= {_SAME_WH.get(w, w) for w in re.findall(r"\w+", text.lower())} or \
             not numbers(text) <= numbers(spoken) | numbers(question):
         return None
     return text if text.endswith("?") else text.rstrip(".") + "?"
+
+
+def leaning(question: str, history: Sequence[Turn]) -> str:
+    """A follow-up that still leans on the conversation, with the earlier question it follows:
+    what retrieval searches for and what the answer is checked against.
+
+    leaning("And the west?", [Turn("Who controls the east of Aleppo?", "Rebel groups.")])
+    -> "And the west? (after: Who controls the east of Aleppo?)"
+    """
+    return f"{question} (after: {history[-1].question})"
 
 
 def _clip(text: str, limit: int = MAX_TURN_CHARS) -> str:

@@ -65,6 +65,8 @@ _REASON = re.compile(r"\b(?:because|since|due to|owing to|as a result|in order t
 _PLACE = re.compile(r"\b(?:in|at|near|into|outside|inside|across|from|off)\s+(?:(?:the|of|a|an|[a-z]+ern)\s+){0,2}"
                     r"([A-Z][\w’'-]*)")  # "in Iran", "outside of Syria", "in western Syria"
 _YES_NO = re.compile(r"^\s*(?:yes|no)\b[,.;:!]?\s*", re.IGNORECASE)
+_YES_NO_QUESTION = re.compile(r"^\s*(?:and\s+|so\s+)?(?:is|are|was|were|do|does|did|has|have|had|can|could|will|would|"
+                              r"should|may|might|must)\b", re.IGNORECASE)
 _ROUGHLY = {"dozens", "hundreds", "thousands", "millions", "scores", "several", "few"}
 _UNITS = {"kilometres": "km", "kilometers": "km", "kilometre": "km", "kilometer": "km", "km": "km",
           "miles": "mile", "mile": "mile", "metres": "m", "meters": "m", "percent": "%"}
@@ -264,6 +266,17 @@ def backing(claim: str, question: str, passages: Sequence[Passage], missing: int
     return (), False
 
 
+def adds(question: str, claim: str) -> bool:
+    """Whether a claim says anything the question does not: a word of its own beyond the passage talk
+    ("Tasnim" in "Tasnim reported it."); a yes-no question is answered by restating it.
+
+    adds("What did CBS ask Obama about Iran?", "CBS asked Obama about Iran.") -> False
+    """
+    if _YES_NO_QUESTION.match(question):
+        return True  # "Did all the missiles hit?" is answered by "All the missiles hit."
+    return bool(set(lemmas(_YES_NO.sub("", claim))) - set(lemmas(question)) - _META)
+
+
 def names_held(question: str, text: str) -> bool:
     """Whether ``text`` holds every name the question gives ("crashed in Iraq" is not answered by "in Iran")."""
     held = mentions(text)
@@ -314,7 +327,8 @@ def verify(question: str, draft: str, hits: Sequence[Hit], idf: dict[str, float]
     pointed: tuple[Passage, str] | None = None
     for claim in [] if declined else _sentences(text)[:2]:
         group, whole = backing(claim, question, near, rules.missing_words)
-        if group and whole and has_kind(question, claim):
+        # "CBS asked Obama about Iran." for "What did CBS ask Obama about Iran?" is held, and answers nothing
+        if group and whole and has_kind(question, claim) and adds(question, claim):
             kept.append((claim, group))
         elif group and not kept and not pointed:
             sentence = best_sentence(group[0], lemmas(claim), question)

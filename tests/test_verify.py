@@ -84,6 +84,18 @@ def test_a_claim_without_the_kind_of_answer_asked_for_is_not_shown():
     assert run("When was Hamedani killed?", "Hamedani was killed on Thursday night.").mode == "generated"
 
 
+def test_a_claim_that_only_restates_the_question_is_not_shown_as_an_answer():
+    v = run("Which Revolutionary Guards commander was killed by ISIS extremists?",
+            "A commander in the Revolutionary Guards was killed by ISIS extremists.")
+    assert v.mode == "quoted" and v.text == f"“{KILLED}” [1]"  # every word is held and none answers: the sentence
+    # it points at is quoted instead, and none is quoted without the kind of answer asked for
+    assert run("When was the commander killed by ISIS extremists?", "The commander was killed by ISIS extremists.",
+               [HITS[0]]).abstained
+    assert run("Which Revolutionary Guards commander was killed by ISIS extremists?",
+               "Gen. Hossein Hamedani was killed by ISIS extremists.").mode == "generated"
+    assert run("Was Hamedani killed by ISIS extremists?", "Hamedani was killed by ISIS extremists.").mode == "generated"
+
+
 def test_a_claim_the_reader_words_its_own_way_is_replaced_by_the_sentence_it_points_at():
     v = run("Who killed Hamedani?", "ISIS extremists murdered the Revolutionary Guards commander Hamedani, sadly.")
     assert v.mode == "quoted" and v.text == f"“{KILLED}” [1]" and "murdered" not in v.text
