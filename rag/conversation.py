@@ -218,16 +218,6 @@ def accept(question: str, rewritten: str, history: Sequence[Turn]) -> str | None
     return text if text.endswith("?") else text.rstrip(".") + "?"
 
 
-def leaning(question: str, history: Sequence[Turn]) -> str:
-    """A follow-up that still leans on the conversation, with the earlier question it follows:
-    what retrieval searches for and what the answer is checked against.
-
-    leaning("And the west?", [Turn("Who controls the east of Aleppo?", "Rebel groups.")])
-    -> "And the west? (after: Who controls the east of Aleppo?)"
-    """
-    return f"{question} (after: {history[-1].question})"
-
-
 def _clip(text: str, limit: int = MAX_TURN_CHARS) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"

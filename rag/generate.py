@@ -20,9 +20,8 @@ from .prompts import Prompt
 log = logging.getLogger(__name__)
 
 # What the model is asked about a proposed answer (`LlamaGenerator.check`).
-CHECK_SYSTEM = "You check whether a proposed answer to a question is correct according to a passage from a news article."
-CHECK = ("Passage: {passage}\nQuestion: {question}\nProposed answer: {answer}\n"
-         "Is the proposed answer correct according to the passage? Reply yes or no.")
+CHECK_SYSTEM = "You check whether a passage from a news article answers a question."
+CHECK = "Passage: {passage}\nQuestion: {question}\nDoes the passage answer this question? Reply yes or no."
 
 
 @runtime_checkable
@@ -192,20 +191,21 @@ class LlamaGenerator:
             self._openings = {**dict(list(self._openings.items())[-3:]), fixed: tokens}  # bounded: a few openings
         return self._openings[fixed]
 
-    def check(self, question: str, passage: str, answer: str) -> float:
-        """The model's reading of a proposed answer: P(yes) to "Is it correct according to the passage?".
+    def check(self, question: str, passage: str) -> float:
+        """The model's reading of the evidence: P(yes) to "Does the passage answer this question?".
 
         Asked in a context of its own (sharing the loaded weights) that keeps its fixed opening,
-        so only the passage, question and answer are evaluated. A model reads better than it
-        writes: its own draft may be a true sentence about something near the question, which
-        this question, asked afresh, tells apart (README: "The reader's check").
+        so only the passage and question are evaluated. A model reads better than it writes: its
+        draft may be a true sentence about something near the question, held word for word by the
+        passage, and this question, asked afresh, tells the passage that answers from the one that
+        is only about the same thing (README: "The reader's check").
         """
         import numpy as np
 
         if not self.chat:
             return 1.0  # a base model has no chat turn to ask in
         llm = self._checker()
-        user = CHECK.format(passage=" ".join(passage.split()), question=question, answer=answer)
+        user = CHECK.format(passage=" ".join(passage.split()), question=question)
         messages = [{"role": "system", "content": CHECK_SYSTEM}, {"role": "user", "content": user}]
         tokens = llm.tokenize(self._formatter(messages=messages).prompt.encode("utf-8"), add_bos=True,
                               special=True)[-(self._check_ctx - 1):]

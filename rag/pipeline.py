@@ -213,22 +213,17 @@ class RAG:
                          read_as=question if question != asked else "")
             return
         cited_before = {d for turn in earlier[-1:] for d in turn.doc_ids}
-        # A follow-up the rewriter could not make whole ("And the west?") is searched for and checked
-        # together with the question it follows, and the reader is shown that earlier exchange.
-        leans = bool(earlier) and conversation.needs_context(question)
-        judged = conversation.leaning(question, earlier) if leans else question
         retriever, (idf, default_idf), rules = self.retriever, self._idf, self.rules
         k = k or self.config.k
-        pool = retriever.retrieve(judged, max(k, self.config.candidates), prefer=cited_before)
+        pool = retriever.retrieve(question, max(k, self.config.candidates), prefer=cited_before)
         hits, more = pool[:k], pool[k:]  # the model sees k; the rest is searched for disagreeing figures
         retrieved = time.perf_counter()
         draft, first_token, n_tokens, prompt_tokens = "", 0.0, 0, 0
-        verdict = verify(judged, "", hits, idf, default_idf, rules, more)  # what the evidence alone supports
+        verdict = verify(question, "", hits, idf, default_idf, rules, more)  # what the evidence alone supports
         if not verdict.abstained or any(h.dense >= rules.relevance for h in hits):  # else nothing bears on it
             generator = self.generator(llm)
             prompt = build_prompt(question, hits, self.config.passage_tokens, generator.count_tokens,
-                                  getattr(generator, "family", "qwen"),
-                                  (earlier[-1].question, earlier[-1].answer) if leans else None)
+                                  getattr(generator, "family", "qwen"))
             with _CPU_WORK:
                 for piece in generator.generate(prompt, self.config.max_tokens):
                     if not n_tokens:
@@ -239,8 +234,8 @@ class RAG:
             prompt_tokens = generator.count_tokens(_rendered(generator, prompt))
             reader = getattr(generator, "check", None) if rules.check > 0 else None
             with _CPU_WORK:
-                verdict = verify(judged, draft, hits, idf, default_idf, rules, more,
-                                 reader and (lambda passage, answer: reader(judged, passage, answer)))
+                verdict = verify(question, draft, hits, idf, default_idf, rules, more,
+                                 reader and (lambda passage: reader(question, passage)))
         generated = time.perf_counter()
         log.debug("draft=%r verdict=%s", draft, verdict.mode)
         timings = Timings(

@@ -12,7 +12,6 @@ most answerable questions, so abstention stays the program's decision, taken on 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -22,7 +21,6 @@ ABSTAIN = "The articles do not say."
 
 QWEN_SYSTEM = "You answer questions about news articles, using only the passages you are given."
 QWEN_ASK = "Answer in one short sentence using only the passages, and cite the passage number."
-EARLIER_TOKENS = 80  # of the earlier question and of its answer, when a follow-up leans on them
 
 SMOLLM_SYSTEM = (
     "You answer questions about news articles using only the numbered passages. "
@@ -69,24 +67,15 @@ class Prompt:
 
 
 def build_prompt(question: str, hits: Sequence[Hit], budget: int, count: Callable[[str], int] | None = None,
-                 family: str = "qwen", earlier: tuple[str, str] | None = None) -> Prompt:
-    """Number the passages 1..k for ``family`` and cut each to ``budget`` tokens (words when no tokenizer).
-
-    ``earlier`` is the (question, answer) a follow-up leans on when it could not be rewritten to
-    stand alone: shown just before the question, so the reader resolves "And the west?" itself.
-    """
+                 family: str = "qwen") -> Prompt:
+    """Number the passages 1..k for ``family`` and cut each to ``budget`` tokens (words when no tokenizer)."""
     keys = tuple(str(i) for i in range(1, len(hits) + 1))
     texts = [_truncate(hit.chunk.readable, budget, count) for hit in hits]
-    before = ""
-    if earlier:
-        asked, answered = (" ".join(_truncate(re.sub(r"\s*\[\d+\]", "", s), EARLIER_TOKENS, count).split())
-                           for s in earlier)  # without the earlier answer's citation marks
-        before = f"Earlier question: {asked}\nEarlier answer: {answered}\nFollow-up "
     if family == "qwen":
         passages = "\n\n".join(f"Passage {key}: {text}" for key, text in zip(keys, texts))
-        return Prompt(QWEN_SYSTEM, f"{passages}\n\n{before}Question: {question}\n{QWEN_ASK}", keys)
+        return Prompt(QWEN_SYSTEM, f"{passages}\n\nQuestion: {question}\n{QWEN_ASK}", keys)
     passages = "\n".join(f"[{key}] {text}" for key, text in zip(keys, texts))
-    return Prompt(SMOLLM_SYSTEM, f"Passages:\n{passages}\n{before}Question: {question}", keys)
+    return Prompt(SMOLLM_SYSTEM, f"Passages:\n{passages}\nQuestion: {question}", keys)
 
 
 def _truncate(text: str, budget: int, count: Callable[[str], int] | None) -> str:

@@ -75,7 +75,7 @@ class Scripted:
     name = "scripted"
 
     def __init__(self, draft: str, rewrites: dict[str, str]) -> None:
-        self.draft, self.rewrites, self.rewrite_calls, self.prompts = draft, rewrites, [], []
+        self.draft, self.rewrites, self.rewrite_calls = draft, rewrites, []
 
     def count_tokens(self, text: str) -> int:
         return len(text.split())
@@ -88,7 +88,6 @@ class Scripted:
             self.rewrite_calls.append(follow)
             yield self.rewrites.get(follow, follow)
             return
-        self.prompts.append(prompt.user)
         yield self.draft
 
 
@@ -136,19 +135,6 @@ def test_a_rewrite_that_brings_in_a_new_name_is_discarded(chat):
     first = rag.ask("Who killed Hamedani?")
     answer = rag.ask("Where was he from?", history=[first])
     assert reader.rewrite_calls == ["Where was he from?"] and answer.read_as == ""  # answered as typed
-
-
-def test_a_follow_up_left_unresolved_is_read_with_the_question_it_follows(chat):
-    rag, reader = chat
-    first = rag.ask("Who killed Hamedani?")
-    answer = rag.ask("Where was he from?", history=[first])  # its rewrite is discarded (a new name)
-    assert answer.read_as == ""
-    assert "Earlier question: Who killed Hamedani?" in reader.prompts[-1]
-    assert "Earlier answer:" in reader.prompts[-1] and "[1]" not in reader.prompts[-1].split("Earlier answer:")[1]
-    bare = rag.ask("How old was he?", history=[{"question": "Who killed Hamedani?", "answer": "ISIS."}])
-    assert all("Hamedani" in h.chunk.text for h in bare.hits[:2])  # searched with the earlier question's words
-    rag.ask("Who is France's Defense Minister?", history=[first])  # stands alone: shown alone
-    assert "Earlier question" not in reader.prompts[-1]
 
 
 def test_the_ask_api_takes_the_clients_history(chat):
