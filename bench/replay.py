@@ -52,19 +52,19 @@ class ReplayGenerator:
     def count_tokens(self, text: str) -> int:
         return self.real.count_tokens(text)
 
-    def check(self, question: str, passage: str) -> float:
-        """The reader's check, remembered like the drafts (keyed by model, its prompt, question and passage)."""
-        from rag.generate import CHECK
+    def check(self, question: str, passage: str, answer: str) -> float:
+        """The reader's check, remembered like the drafts (keyed by model, its prompts, question, passage, answer)."""
+        from rag.generate import CHECKS
 
-        key = "check:" + hashlib.sha256(json.dumps([self.real.name, CHECK, question, passage]).encode()).hexdigest()
+        key = "check:" + hashlib.sha256(json.dumps([self.real.name, CHECKS, question, passage, answer]).encode()).hexdigest()
         with self._lock:
             seen = self._seen.get(key)
         if seen is not None:
             return float(seen)
         if os.environ.get("REPLAY_ONLY"):
             return 1.0
-        value = self.real.check(question, passage)
-        self._remember(key, str(value), f"{question} || {passage}")
+        value = self.real.check(question, passage, answer)
+        self._remember(key, str(value), f"{question} || {answer}")
         return value
 
     def _remember(self, key: str, draft: str, note: str) -> None:

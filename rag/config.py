@@ -56,7 +56,7 @@ class Config:
     relevance: float = 0.3  # least cosine between question and a passage that may back a claim
     quote_coverage: float = 0.6  # when the reader declines, quote a passage holding this share of the question's words
     quote_dense: float = 0.5  # ... and at least this cosine; otherwise abstain
-    check: float = 0.75  # the reader's P(yes), asked afresh, that the cited passage answers the question (0 = off)
+    check: float = 0.75  # the reader's mean P(yes), asked afresh, that the shown answer and its passage answer (0 = off)
     exact_limit: int = 200_000  # above this many passages the FAISS index is HNSW, not exact
     faiss_threads: int = 1  # one thread is faster than two for single queries here
 

@@ -19,9 +19,15 @@ from .prompts import Prompt
 
 log = logging.getLogger(__name__)
 
-# What the model is asked about a proposed answer (`LlamaGenerator.check`).
-CHECK_SYSTEM = "You check whether a passage from a news article answers a question."
-CHECK = "Passage: {passage}\nQuestion: {question}\nDoes the passage answer this question? Reply yes or no."
+# What the model is asked about a proposed answer (`LlamaGenerator.check`): (system, user) pairs, each answered
+# yes or no; the check is the mean of their P(yes).
+CHECKS = (
+    ("You check whether a proposed answer to a question is correct according to a passage from a news article.",
+     "Passage: {passage}\nQuestion: {question}\nProposed answer: {answer}\n"
+     "Is the proposed answer correct according to the passage? Reply yes or no."),
+    ("You check whether a passage from a news article answers a question.",
+     "Passage: {passage}\nQuestion: {question}\nDoes the passage answer this question? Reply yes or no."),
+)
 
 
 @runtime_checkable
@@ -191,22 +197,27 @@ class LlamaGenerator:
             self._openings = {**dict(list(self._openings.items())[-3:]), fixed: tokens}  # bounded: a few openings
         return self._openings[fixed]
 
-    def check(self, question: str, passage: str) -> float:
-        """The model's reading of the evidence: P(yes) to "Does the passage answer this question?".
+    def check(self, question: str, passage: str, answer: str) -> float:
+        """The model's reading of a proposed answer: the mean P(yes) to "Is the proposed answer correct
+        according to the passage?" and "Does the passage answer this question?" (`CHECKS`).
 
-        Asked in a context of its own (sharing the loaded weights) that keeps its fixed opening,
-        so only the passage and question are evaluated. A model reads better than it writes: its
-        draft may be a true sentence about something near the question, held word for word by the
-        passage, and this question, asked afresh, tells the passage that answers from the one that
-        is only about the same thing (README: "The reader's check").
+        Asked in a context of its own (sharing the loaded weights), one token each. A model reads
+        better than it writes: its draft may be a true sentence about something near the question,
+        held word for word by the passage; asked afresh, it tells the passage that answers from the
+        one that is only about the same thing (README: "The reader's check").
         """
-        import numpy as np
-
         if not self.chat:
             return 1.0  # a base model has no chat turn to ask in
+        passage = " ".join(passage.split())
+        return sum(self._yes(system, user.format(passage=passage, question=question, answer=answer))
+                   for system, user in CHECKS) / len(CHECKS)
+
+    def _yes(self, system: str, user: str) -> float:
+        """P(yes) against P(no) for the first token of the reply; the shared opening is kept in the cache."""
+        import numpy as np
+
         llm = self._checker()
-        user = CHECK.format(passage=" ".join(passage.split()), question=question)
-        messages = [{"role": "system", "content": CHECK_SYSTEM}, {"role": "user", "content": user}]
+        messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
         tokens = llm.tokenize(self._formatter(messages=messages).prompt.encode("utf-8"), add_bos=True,
                               special=True)[-(self._check_ctx - 1):]
         with self.lock:

@@ -235,7 +235,7 @@ class RAG:
             reader = getattr(generator, "check", None) if rules.check > 0 else None
             with _CPU_WORK:
                 verdict = verify(question, draft, hits, idf, default_idf, rules, more,
-                                 reader and (lambda passage: reader(question, passage)))
+                                 reader and (lambda passage, answer: reader(question, passage, answer)))
         generated = time.perf_counter()
         log.debug("draft=%r verdict=%s", draft, verdict.mode)
         timings = Timings(

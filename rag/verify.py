@@ -299,7 +299,7 @@ def quoted(passage: Passage, sentence: str) -> Verdict:
     return Verdict(f"“{body}” [{passage.key}]", (passage.citation,), False, "quoted")
 
 
-Check = Callable[[str], float]  # passage -> the reader's P(yes) that it answers the question
+Check = Callable[[str, str], float]  # (passage, proposed answer) -> the reader's P(yes) that it answers
 
 
 def verify(question: str, draft: str, hits: Sequence[Hit], idf: dict[str, float], default_idf: float,
@@ -310,8 +310,8 @@ def verify(question: str, draft: str, hits: Sequence[Hit], idf: dict[str, float]
     claim whose names and numbers a passage holds, in other words, is replaced by the sentence
     of that passage it points at, quoted. A claim stating a name or number no passage holds,
     or a draft that declines, leaves only a passage that carries the question's own words
-    strongly to quote. ``check``, if given, must then say (at least ``rules.check``) that the
-    passage behind what would be shown answers the question. ``more`` are further retrieved passages, searched only for a figure that
+    strongly to quote. ``check``, if given, must then say yes (at least ``rules.check``) to what
+    would be shown and the passage behind it. ``more`` are further retrieved passages, searched only for a figure that
     disagrees with the answer's (cited with key k+1).
     """
     asked = list(dict.fromkeys(lemmas(question)))
@@ -349,7 +349,7 @@ def verify(question: str, draft: str, hits: Sequence[Hit], idf: dict[str, float]
         return Verdict(ABSTAIN, (), True, "abstained")  # the reader's answer is not in the passages
     if check is not None and rules.check > 0:
         evidence = " ".join(p.text for _, group in kept for p in group) if kept else primary.text
-        if check(evidence) < rules.check:
+        if check(evidence, shown) < rules.check:
             return Verdict(ABSTAIN, (), True, "abstained")
 
     if kind(question) == "number":  # only quantities can disagree

@@ -106,15 +106,15 @@ def test_context_returns_the_cited_passage_with_neighbours(rag_echo):
 
 
 class CheckingGenerator(EchoGenerator):
-    """A reader whose check says yes only to passages holding ``liked``."""
+    """A reader whose check says yes only to answers holding ``liked``."""
 
     def __init__(self, draft: str, liked: str) -> None:
         super().__init__(draft)
         self.liked, self.checked = liked, []
 
-    def check(self, question, passage):
-        self.checked.append((question, passage))
-        return 0.9 if self.liked in passage else 0.1
+    def check(self, question, passage, answer):
+        self.checked.append((question, passage, answer))
+        return 0.9 if self.liked in answer else 0.1
 
 
 @pytest.mark.parametrize("check", [0.0, 0.5])
@@ -123,8 +123,9 @@ def test_the_readers_check_is_asked_only_when_the_setting_is_on(corpus, tmp_path
     rag = RAG.build(corpus, tmp_path / "index", embedder=fake_embedder, generator=generator, check=check)
     answer = rag.ask("Where did the stray missiles end up?")
     if check:
-        (question, passage), = generator.checked  # asked once, of the passage that holds the claim
+        (question, passage, shown), = generator.checked  # asked once, of the claim and the passage that holds it
         assert question == "Where did the stray missiles end up?" and "crashed" in passage and "Iran" in passage
+        assert shown == "The missiles crashed en route in Iran."
         assert answer.abstained and not answer.citations  # the check said no
     else:
         assert generator.checked == [] and not answer.abstained and "Iran" in answer.text

@@ -118,8 +118,8 @@ def test_with_weak_evidence_the_answer_is_the_abstention():
 
 def test_the_readers_own_doubt_rejects_a_claim_when_asked():
     draft = "Hamedani was killed by ISIS extremists."
-    assert run("Who killed Hamedani?", draft, judge=lambda p: 0.2, check=0.5).mode != "generated"
-    assert run("Who killed Hamedani?", draft, judge=lambda p: 0.9, check=0.5).mode == "generated"
+    assert run("Who killed Hamedani?", draft, judge=lambda p, a: 0.2, check=0.5).mode != "generated"
+    assert run("Who killed Hamedani?", draft, judge=lambda p, a: 0.9, check=0.5).mode == "generated"
 
 
 def test_disagreeing_figures_from_two_articles_are_both_cited():
