@@ -241,9 +241,8 @@ def backing(claim: str, question: str, passages: Sequence[Passage], missing: int
     to be held whole (True); a passage that holds the names and numbers but fewer of the words
     is returned with False: the reader pointed at it in words of its own.
     """
-    claim = _YES_NO.sub("", claim)  # "Yes, all the missiles hit" claims that they all hit
-    asked = set(lemmas(question)) | _META
-    new = [w for w in dict.fromkeys(lemmas(claim)) if w not in asked]
+    new = added_words(claim, question)
+    claim = _YES_NO.sub("", claim)
     proper = set(names(claim)) - set(names(question)) - _META
     stated = numbers(claim)
 
@@ -266,6 +265,15 @@ def backing(claim: str, question: str, passages: Sequence[Passage], missing: int
     return (), False
 
 
+def added_words(claim: str, question: str) -> list[str]:
+    """The claim's `lemmas` that neither the question nor passage talk holds, in order, once each.
+
+    "Yes, all the missiles hit" claims that they all hit: a leading yes or no is no word of its own.
+    """
+    asked = set(lemmas(question)) | _META
+    return [w for w in dict.fromkeys(lemmas(_YES_NO.sub("", claim))) if w not in asked]
+
+
 def adds(question: str, claim: str) -> bool:
     """Whether a claim says anything the question does not: a word of its own beyond the passage talk
     ("Tasnim" in "Tasnim reported it."); a yes-no question is answered by restating it.
@@ -274,7 +282,7 @@ def adds(question: str, claim: str) -> bool:
     """
     if _YES_NO_QUESTION.match(question):
         return True  # "Did all the missiles hit?" is answered by "All the missiles hit."
-    return bool(set(lemmas(_YES_NO.sub("", claim))) - set(lemmas(question)) - _META)
+    return bool(added_words(claim, question))
 
 
 def names_held(question: str, text: str) -> bool:
@@ -311,8 +319,8 @@ def verify(question: str, draft: str, hits: Sequence[Hit], idf: dict[str, float]
     of that passage it points at, quoted. A claim stating a name or number no passage holds,
     or a draft that declines, leaves only a passage that carries the question's own words
     strongly to quote. ``check``, if given, must then say yes (at least ``rules.check``) to what
-    would be shown and the passage behind it. ``more`` are further retrieved passages, searched only for a figure that
-    disagrees with the answer's (cited with key k+1).
+    would be shown and the passage behind it. ``more`` are further retrieved passages, searched
+    only for a figure that disagrees with the answer's (cited with key k+1).
     """
     asked = list(dict.fromkeys(lemmas(question)))
 
