@@ -90,6 +90,16 @@ def test_the_llm_really_decodes(real_generator):
     assert text.strip()
 
 
+def test_the_readers_check_says_yes_to_the_passages_answer_and_no_to_an_invented_one(real_generator):
+    from rag.config import Config
+
+    passage = "Gen. Hossein Hamedani, a commander in the Iranian Revolutionary Guards, was killed by ISIS extremists."
+    true = real_generator.check("Who killed Hamedani?", passage, "Hamedani was killed by ISIS extremists.")
+    invented = real_generator.check("Who killed Hamedani?", passage, "Hamedani was killed by the French Navy.")
+    unanswered = real_generator.check("Who is the head of the Quds Force?", passage, "Hossein Hamedani heads it.")
+    assert true >= Config.check > max(invented, unanswered), (true, invented, unanswered)
+
+
 def test_a_paraphrase_is_answered_from_the_sentence_that_says_it(real_rag):
     answer = real_rag.ask("Which branch of Islam do most Iranians follow?")
     assert not answer.abstained and "Shiite" in answer.text, answer.text
