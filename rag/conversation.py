@@ -115,7 +115,8 @@ def needs_context(question: str) -> bool:
         return False
     if words[0] in _OPENERS or " ".join(words[:2]) in ("what about", "how about", "what of"):
         return True
-    start = 1 if words[0] in _LEADS else 0  # "In which province ...?"
+    # "In which province ...?", "Exactly how many ...?"
+    start = 1 if words[0] in _LEADS or (words[0].endswith("ly") and words[1:2] and words[1] in _WH) else 0
     head = {start}  # the wh-phrase is what is asked about, never an antecedent: "Which group ...", "How many Iranians ..."
     if words[start:start + 1] and words[start] in ("which", "what", "whose", "how") and len(words) > start + 1 \
             and words[start + 1] not in _AUX:
@@ -137,6 +138,9 @@ def needs_context(question: str) -> bool:
             if _determiner(after, before) and not (word == "this" and after[0] in _TIME):  # "this year" is now
                 return True  # "respond to that claim?", "that day"
             continue  # a relative: "the missiles that crashed"
+        if word == "them" and before in _OBJECT_OF and any(
+                j not in head and w.endswith("s") and lemma(w) != w for j, w in enumerate(words[:i])):
+            continue  # "How did the sources say the strikes had come to them?": a plural noun before it
         if word in ("same", "else", "there", "then", "former", "latter") or \
                 (before in _OBJECT_OF and word in ("it", "them", "him", "her", "this", "these", "those")) or \
                 (before == "of" and word in ("its", "their", "his", "her")):

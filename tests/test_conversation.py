@@ -14,7 +14,8 @@ HAMEDANI = [Turn("Who killed Hamedani?", "Gen. Hossein Hamedani was killed by IS
     "When was he killed?", "Where were they fired from?", "How did Russia respond to that claim?",
     "And how many sorties?", "What about France?", "In which province?", "Fired from how many ships?",
     "Who else was there?", "What happened there the same day?", "When was an excerpt of it released?",
-    "What is the name of its head?", "Which group ran that camp?",
+    "What is the name of its head?", "Which group ran that camp?", "What did the minister say to them?",
+    "Exactly how many?",
 ])
 def test_a_question_that_leans_on_the_conversation_is_noticed(question):
     assert needs_context(question)
@@ -27,6 +28,7 @@ def test_a_question_that_leans_on_the_conversation_is_noticed(question):
     "On what day did the missiles land in Iran?", "Which region did the insurgents threaten earlier this year?",
     "Has it been established whether the killing was related to the offensive?",
     "How many Russian cruise missiles crashed in Iran?",
+    "Exactly how many soldiers took part once it began?", "How did the sources say the strikes had come to them?",
 ])
 def test_a_question_that_stands_alone_is_left_alone(question):
     assert not needs_context(question)
