@@ -138,16 +138,17 @@ def needs_context(question: str) -> bool:
             if _determiner(after, before) and not (word == "this" and after[0] in _TIME):  # "this year" is now
                 return True  # "respond to that claim?", "that day"
             continue  # a relative: "the missiles that crashed"
+        # the words before it that could stand for it: not the wh-phrase, not a question or function word
+        earlier = [j for j in range(1, i) if j not in head and words[j] not in _WH | _AUX | _LEADS]
         if word == "them" and before in _OBJECT_OF and any(
-                j not in head and w.endswith("s") and lemma(w) != w for j, w in enumerate(words[:i])):
+                words[j].endswith("s") and lemma(words[j]) != words[j] for j in earlier):
             continue  # "How did the sources say the strikes had come to them?": a plural noun before it
         if word in ("same", "else", "there", "then", "former", "latter") or \
                 (before in _OBJECT_OF and word in ("it", "them", "him", "her", "this", "these", "those")) or \
                 (before == "of" and word in ("its", "their", "his", "her")):
             return True  # "the same day", "Who else ...?", "an excerpt of it", "the name of its head"
         people = word in ("he", "him", "his", "she", "her", "hers")
-        antecedents = [w for j, w in enumerate(raw[:i]) if j not in head and j > 0 and words[j] not in _WH | _AUX | _LEADS
-                       and (w[:1].isupper() if people else bool(lemmas(w)))]
+        antecedents = [raw[j] for j in earlier if (raw[j][:1].isupper() if people else bool(lemmas(raw[j])))]
         if not antecedents:
             return True
     return _fragment(words[start:])

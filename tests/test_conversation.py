@@ -15,7 +15,7 @@ HAMEDANI = [Turn("Who killed Hamedani?", "Gen. Hossein Hamedani was killed by IS
     "And how many sorties?", "What about France?", "In which province?", "Fired from how many ships?",
     "Who else was there?", "What happened there the same day?", "When was an excerpt of it released?",
     "What is the name of its head?", "Which group ran that camp?", "What did the minister say to them?",
-    "Exactly how many?",
+    "What was said to them?", "What has happened to them?", "Exactly how many?",
 ])
 def test_a_question_that_leans_on_the_conversation_is_noticed(question):
     assert needs_context(question)
