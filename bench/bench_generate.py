@@ -169,7 +169,7 @@ def _one_thread(ctx: Context, rag, questions: list[str]) -> None:
 
 def _check_cost(ctx: Context, rag, questions: list[str]) -> None:
     """What the reader's check costs: whole answers with RAG_CHECK at its default against RAG_CHECK=0,
-    the same questions, model and passages, interleaved (the check is a second, one-token call)."""
+    the same questions, model and passages, interleaved (the check is two one-token calls, `rag.generate.CHECKS`)."""
     from rag import RAG
 
     r = ctx.results

@@ -213,7 +213,8 @@ class LlamaGenerator:
                    for system, user in CHECKS) / len(CHECKS)
 
     def _yes(self, system: str, user: str) -> float:
-        """P(yes) against P(no) for the first token of the reply; the shared opening is kept in the cache."""
+        """P(yes) against P(no) for the first token of the reply. What the cache holds of this prompt is kept;
+        the two `CHECKS` differ from their system message on, so each reads the passage afresh."""
         import numpy as np
 
         llm = self._checker()
