@@ -23,7 +23,7 @@ from typing import Any
 
 from .errors import QuestionError
 from .prompts import Prompt
-from .text import lemma, lemmas, numbers
+from .text import AUXILIARIES, lemma, lemmas, numbers
 
 MAX_TURNS = 3  # earlier turns read for a rewrite
 MAX_TURN_CHARS = 600  # of each earlier question or answer
@@ -57,8 +57,7 @@ _PRONOUNS = {"he", "him", "his", "she", "her", "hers", "they", "them", "their", 
              "that", "these", "those", "there", "then", "same", "else", "former", "latter", "one", "ones", "other"}
 _WH = {"who", "whom", "whose", "what", "which", "when", "where", "why", "how"}
 _SAME_WH = {"which": "what"}  # "Trained at which sites?" -> "What sites did ... train at?" asks the same
-_AUX = {"is", "are", "was", "were", "do", "does", "did", "has", "have", "had", "can", "could", "will", "would",
-        "should", "may", "might", "must", "shall"}
+_AUX = AUXILIARIES
 _OPENERS = {"and", "but", "also", "or", "so", "plus"}
 _LEADS = {"in", "on", "at", "for", "from", "to", "by", "with", "during", "since", "through", "about", "of", "into",
           "after", "before", "under", "over", "against", "between", "within", "toward", "towards", "via"}

@@ -15,6 +15,11 @@ from functools import lru_cache
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+(?:['’][^\W\d_]+)*", re.UNICODE)
 _NUMBER = re.compile(r"\$?\d+(?:[.,]\d+)*")
 
+# The auxiliaries a yes-no question opens with ("Did ...?") and a verb phrase leans on ("has been"),
+# shared by verification and the follow-up test.
+AUXILIARIES = frozenset({"is", "are", "was", "were", "do", "does", "did", "has", "have", "had", "can", "could", "will",
+                         "would", "should", "may", "might", "must", "shall"})
+
 # Question words and fillers that say nothing about the content.
 _EXTRA_STOP = {
     "who", "whom", "whose", "what", "which", "when", "where", "why", "how", "did", "does", "do", "was", "were",

@@ -21,7 +21,7 @@ from dataclasses import dataclass, fields
 from .chunk import split_sentences
 from .config import Config
 from .prompts import ABSTAIN
-from .text import lemmas, numbers, tokens
+from .text import AUXILIARIES, lemmas, numbers, tokens
 from .types import Citation, Hit
 
 # How a reader points at passages: "Passage 2", "passages 1 and 3", "[2]", "(2, 3)".
@@ -65,8 +65,7 @@ _REASON = re.compile(r"\b(?:because|since|due to|owing to|as a result|in order t
 _PLACE = re.compile(r"\b(?:in|at|near|into|outside|inside|across|from|off)\s+(?:(?:the|of|a|an|[a-z]+ern)\s+){0,2}"
                     r"([A-Z][\w’'-]*)")  # "in Iran", "outside of Syria", "in western Syria"
 _YES_NO = re.compile(r"^\s*(?:yes|no)\b[,.;:!]?\s*", re.IGNORECASE)
-_YES_NO_QUESTION = re.compile(r"^\s*(?:and\s+|so\s+)?(?:is|are|was|were|do|does|did|has|have|had|can|could|will|would|"
-                              r"should|may|might|must)\b", re.IGNORECASE)
+_YES_NO_QUESTION = re.compile(rf"^\s*(?:and\s+|so\s+)?(?:{'|'.join(sorted(AUXILIARIES))})\b", re.IGNORECASE)
 _ROUGHLY = {"dozens", "hundreds", "thousands", "millions", "scores", "several", "few"}
 _UNITS = {"kilometres": "km", "kilometers": "km", "kilometre": "km", "kilometer": "km", "km": "km",
           "miles": "mile", "mile": "mile", "metres": "m", "meters": "m", "percent": "%"}
