@@ -174,11 +174,18 @@ def _fragment(words: list[str]) -> bool:
     if any(w in _AUX for w in words):
         return False
     if words and words[0] not in _WH:
-        return True  # "Trained at which sites?"
+        # "Trained at which sites?" has no verb after its question word; "The head of which unit
+        # praised Hamedani?" does, and stands alone
+        asked = next((i for i, w in enumerate(words) if w in _WH), len(words))
+        return not _verbs(words[asked + 1:])
     if words[0] in ("who", "whom") and len(words) > 1:
         return False  # "Who killed Hamedani?", "Who heads the group?"
-    verbs = [w for w in words[1:] if w.endswith(("ed", "ing")) or (lemma(w) != w and not w.endswith("s"))]
-    return not verbs and len(words) <= 5
+    return not _verbs(words[1:]) and len(words) <= 5
+
+
+def _verbs(words: list[str]) -> list[str]:
+    """The words that look like verb forms: "-ed", "-ing", or an inflection that is no plural ("flew")."""
+    return [w for w in words if w.endswith(("ed", "ing")) or (lemma(w) != w and not w.endswith("s"))]
 
 
 def rewrite_prompt(question: str, history: Sequence[Turn]) -> Prompt:

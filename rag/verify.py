@@ -249,7 +249,8 @@ def backing(claim: str, question: str, passages: Sequence[Passage], missing: int
         words = frozenset().union(*(mentions(p.text) for p in group))
         nums = set().union(*(numbers(p.text) for p in group))
         lost = sum(w not in words for w in new if w not in proper)
-        return stated <= nums and all(_held(n, words) for n in proper), lost
+        # a figure is held in any spelling: "3 km" by "three kilometres"
+        return stated <= nums and all(_held(n, words) or n in nums for n in proper), lost
 
     singles = sorted(((holds((p,)), p) for p in passages), key=lambda s: (not s[0][0], s[0][1], -s[1].coverage))
     if singles and singles[0][0][0] and singles[0][0][1] <= missing:

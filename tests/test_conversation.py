@@ -15,7 +15,8 @@ HAMEDANI = [Turn("Who killed Hamedani?", "Gen. Hossein Hamedani was killed by IS
     "And how many sorties?", "What about France?", "In which province?", "Fired from how many ships?",
     "Who else was there?", "What happened there the same day?", "When was an excerpt of it released?",
     "What is the name of its head?", "Which group ran that camp?", "What did the minister say to them?",
-    "What was said to them?", "What has happened to them?", "Exactly how many?",
+    "What was said to them?", "What has happened to them?", "Exactly how many?", "Trained at which sites?",
+    "Along with which groups?",
 ])
 def test_a_question_that_leans_on_the_conversation_is_noticed(question):
     assert needs_context(question)
@@ -29,6 +30,7 @@ def test_a_question_that_leans_on_the_conversation_is_noticed(question):
     "Has it been established whether the killing was related to the offensive?",
     "How many Russian cruise missiles crashed in Iran?",
     "Exactly how many soldiers took part once it began?", "How did the sources say the strikes had come to them?",
+    "The head of which overseas unit of the IRGC counted Hamedani as a close ally?",
 ])
 def test_a_question_that_stands_alone_is_left_alone(question):
     assert not needs_context(question)

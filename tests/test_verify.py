@@ -67,6 +67,13 @@ def test_an_irregular_verb_form_is_the_same_word():
                missing_words=0).mode == "generated"
 
 
+def test_a_figure_is_held_whether_written_in_digits_or_words():
+    hits = [hit("a", "The jihadists are three kilometres from pro-regime forces in the Sheikh Najjar zone.", 0.7)]
+    question = "What distance lies between the militants and the regime loyalists in Sheikh Najjar?"
+    assert run(question, "The jihadists are 3 km from the regime forces in Sheikh Najjar.", hits).mode == "generated"
+    assert run(question, "The jihadists are 4 km from the regime forces in Sheikh Najjar.", hits).mode != "generated"
+
+
 @pytest.mark.parametrize("draft", [
     "Hamedani was killed by 300 ISIS fighters.",  # a number no passage holds
     "Hamedani was killed by Hezbollah extremists.",  # a name no passage holds
