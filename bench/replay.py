@@ -46,7 +46,9 @@ class ReplayGenerator:
 
     def _key(self, prompt, max_tokens: int) -> str:
         shots = [list(shot) for shot in getattr(prompt, "shots", ())]
-        text = json.dumps([self.real.name, prompt.system, prompt.user, max_tokens] + ([shots] if shots else []))
+        avoid = list(getattr(prompt, "avoid", ()))
+        text = json.dumps([self.real.name, prompt.system, prompt.user, max_tokens] + ([shots] if shots else [])
+                          + ([avoid] if avoid else []))
         return hashlib.sha256(text.encode()).hexdigest()
 
     def count_tokens(self, text: str) -> int:

@@ -142,11 +142,22 @@ class LlamaGenerator:
         with self.lock:
             llm = self._context(prompt)
             self._restore_opening(llm, prompt, tokens)
-            stream = llm.create_completion(tokens, stream=True, **self.sampling(max_tokens, stops))
+            barred = self._barred(prompt.avoid) if getattr(prompt, "avoid", ()) else None
+            stream = llm.create_completion(tokens, stream=True, logit_bias=barred, **self.sampling(max_tokens, stops))
             for part in stream:
                 piece = part["choices"][0]["text"]
                 if piece:
                     yield piece
+
+    def _barred(self, words: tuple[str, ...]) -> dict[int, float]:
+        """A logit bias that bars each word, capitalised or not, with or without a leading space. A form
+        the tokenizer splits is barred by its first piece: a reply's opening "Passage" is "Pass" + "age"."""
+        ids = set()
+        for word in words:
+            for form in {word, word.lower(), word.capitalize()}:
+                for text in (form, " " + form):
+                    ids.add(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)[0])
+        return {i: -100.0 for i in ids}
 
     def prime(self, prompt: Prompt) -> None:
         """Evaluate ``prompt``'s fixed opening now, in the context it will use, so its first use does not."""

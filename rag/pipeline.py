@@ -24,13 +24,13 @@ from .embed import Embedder, SentenceTransformerEmbedder
 from .errors import QuestionError
 from .generate import Generator, LlamaGenerator
 from .indexing import IndexReport, Progress, build_index, plan_upload
-from .prompts import ABSTAIN, build_prompt
+from .prompts import ABSTAIN, build_prompt, insist
 from .retrieve import Retriever
 from .spelling import Speller
 from .stores import Store, open_store
 from .text import lemmas, tokens
 from .types import Answer, Chunk, Hit, Timings, page_of
-from .verify import Rules, idf_table, verify
+from .verify import Rules, idf_table, marks_only, verify
 
 log = logging.getLogger(__name__)
 
@@ -231,6 +231,10 @@ class RAG:
                     n_tokens += 1
                     draft += piece
                     yield piece
+            if marks_only(draft) and getattr(generator, "family", "qwen") != "gemma":
+                # the reader named a passage and no answer: asked once more, barred from naming one (not streamed)
+                with _CPU_WORK:
+                    draft = "".join(generator.generate(insist(prompt), self.config.max_tokens))
             prompt_tokens = generator.count_tokens(_rendered(generator, prompt))
             reader = getattr(generator, "check", None) if rules.check > 0 else None
             with _CPU_WORK:

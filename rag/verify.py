@@ -157,6 +157,11 @@ def parse(draft: str) -> tuple[str, bool]:
     return body, not body or any(p in low for p in _REFUSALS)
 
 
+def marks_only(draft: str) -> bool:
+    """Whether the reader answered with nothing but passage numbers: marks_only("Passage 1") -> True."""
+    return bool(_CITE.search(draft)) and not re.search(r"[^\W\d_]", _CITE.sub("", draft))
+
+
 def kind(question: str) -> str | None:
     """The answer type a question asks for: number | date | place | reason, or None (open)."""
     if _QUANTITY.match(question):

@@ -90,6 +90,16 @@ def test_the_llm_really_decodes(real_generator):
     assert text.strip()
 
 
+def test_a_barred_word_never_opens_the_reply(real_generator):
+    """The retry for a reader that answered only "Passage 1" bars that word, split in tokens or not."""
+    from rag.prompts import Prompt
+
+    ask = Prompt("You repeat what you are told.", "Reply with exactly these words: Passage 1 says so.", ())
+    assert "".join(real_generator.generate(ask, 8)).strip().startswith("Passage")  # the model would say it
+    barred = "".join(real_generator.generate(Prompt(ask.system, ask.user, (), avoid=("Passage",)), 8))
+    assert barred.strip() and not barred.strip().lower().startswith("passage"), barred
+
+
 def test_the_readers_check_says_yes_to_the_passages_answer_and_no_to_an_invented_one(real_generator):
     from rag.config import Config
 

@@ -129,3 +129,22 @@ def test_the_readers_check_is_asked_only_when_the_setting_is_on(corpus, tmp_path
         assert answer.abstained and not answer.citations  # the check said no
     else:
         assert generator.checked == [] and not answer.abstained and "Iran" in answer.text
+
+
+class PointingGenerator(EchoGenerator):
+    """Answers "Passage 1" to the question, and a sentence when barred from naming a passage."""
+
+    def generate(self, prompt, max_tokens):
+        self.prompts.append(prompt)
+        yield "Hamedani was killed by ISIS extremists." if prompt.avoid else "Passage 1"
+
+
+def test_a_reader_that_answers_only_a_passage_number_is_asked_once_more(corpus, tmp_path, fake_embedder):
+    generator = PointingGenerator("")
+    answer = RAG.build(corpus, tmp_path / "index", embedder=fake_embedder, generator=generator).ask("Who killed Hamedani?")
+    first, again = generator.prompts
+    assert again.avoid == ("Passage",) and (again.user, again.keys) == (first.user, first.keys)  # the same question
+    assert answer.mode == "generated" and "ISIS" in answer.text and answer.draft.startswith("Hamedani")
+    plain = EchoGenerator("Hamedani was killed by ISIS extremists [1].")
+    RAG.build(corpus, tmp_path / "index2", embedder=fake_embedder, generator=plain).ask("Who killed Hamedani?")
+    assert len(plain.prompts) == 1  # an answer in words is not asked again

@@ -5,7 +5,7 @@ import pytest
 from rag.prompts import ABSTAIN
 from rag.text import lemmas
 from rag.types import Chunk, Hit
-from rag.verify import Rules, has_kind, idf_table, kind, parse, verify
+from rag.verify import Rules, has_kind, idf_table, kind, marks_only, parse, verify
 
 KILLED = "Gen. Hossein Hamedani, a commander in the Iranian Revolutionary Guards, was killed by ISIS extremists."
 MISSILES = "US officials said they believed four Russian cruise missiles bound for Syria had crashed en route in Iran."
@@ -145,3 +145,9 @@ def test_disagreeing_figures_from_two_articles_are_both_cited():
 ])
 def test_answer_types(question, answer, other):
     assert kind(question) and has_kind(question, answer) and not has_kind(question, other)
+
+
+@pytest.mark.parametrize("draft, only", [("Passage 1", True), ("[2]", True), ("Passages 1 and 3.", True),
+                                         ("Passage 1: ISIS.", False), ("ISIS [1]", False), ("", False)])
+def test_a_draft_of_nothing_but_passage_numbers_is_noticed(draft, only):
+    assert marks_only(draft) is only
