@@ -54,7 +54,7 @@ class Prompt:
     user: str
     keys: tuple[str, ...]  # citation keys in the order the passages were shown
     shots: tuple[tuple[str, str], ...] = ()  # worked examples, (user, assistant), shown as earlier chat turns
-    avoid: tuple[str, ...] = ()  # words the reply may not use (each one token), e.g. ("Passage",)
+    avoid: tuple[str, ...] = ()  # words barred from the reply by their first token, e.g. ("Passage",)
 
     @property
     def messages(self) -> list[dict[str, str]]:
