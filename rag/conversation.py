@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .errors import QuestionError
@@ -100,9 +100,13 @@ def turns(history: Iterable[Any] | None) -> list[Turn]:
     return out
 
 
-def needs_context(question: str) -> bool:
+def needs_context(question: str, alone: bool = False) -> bool:
     """Whether a question leans on an earlier turn: a pronoun or reference with nothing before it
     in the question to stand for, a demonstrative ("that claim"), or a fragment.
+
+    A person's pronoun stands for a name before it ("Kerry ... his counterpart"). Asked ``alone``,
+    with no conversation to lean on, any noun before it will do ("the secretary of state ... his
+    counterpart"): the question is then answered as typed rather than refused.
 
     needs_context("When was he killed?") -> True
     needs_context("Which group said it was the biggest advance?") -> False   ("it" follows "group")
@@ -147,7 +151,9 @@ def needs_context(question: str) -> bool:
                 (before == "of" and word in ("its", "their", "his", "her")):
             return True  # "the same day", "Who else ...?", "an excerpt of it", "the name of its head"
         people = word in ("he", "him", "his", "she", "her", "hers")
-        antecedents = [raw[j] for j in earlier if (raw[j][:1].isupper() if people else bool(lemmas(raw[j])))]
+        if word in ("he", "his", "she") and words[start] == "who" and words[start + 1] not in _AUX:
+            continue  # "Who said that his side wanted help?": bound to the "who" asked for
+        antecedents = [raw[j] for j in earlier if (raw[j][:1].isupper() if people and not alone else bool(lemmas(raw[j])))]
         if not antecedents:
             return True
     return _fragment(words[start:])
@@ -206,14 +212,38 @@ def _rewrite_request(conversation: str, question: str) -> str:
     return f"Conversation:\n{conversation}\n\nFollow-up question: {question}\nRewritten question:"
 
 
+def echoes(question: str, rewritten: str) -> bool:
+    """Whether the rewriter gave the follow-up back unchanged (Qwen does, for about a third of them)."""
+    return _line(rewritten).lower() == question.lower()
+
+
+def insist(prompt: Prompt, question: str) -> Prompt:
+    """The rewrite prompt again, barring what made the follow-up lean on the conversation: its
+    pronouns and references, and the word a fragment opens with ("Crossing whose airspace?"). For a
+    rewriter that echoed it.
+    A word is barred everywhere in the reply, so an opening preposition or auxiliary is not.
+
+    insist(p, "What would it provide instead?").avoid -> ("it",)
+    insist(p, "And how many died in Aleppo?").avoid -> ("And",)
+    """
+    words = re.findall(r"[\w’'-]+", question)
+    barred = [w for w in words[:1] if w.lower() not in _WH | _LEADS | _AUX] + [w for w in words if w.lower() in _PRONOUNS]
+    return replace(prompt, avoid=tuple(dict.fromkeys(barred)))
+
+
+def _line(rewritten: str) -> str:
+    """The rewriter's reply as a question: its first line, without a label or quotes."""
+    text = " ".join(rewritten.strip().splitlines()[0].split()) if rewritten.strip() else ""
+    return re.sub(r"^(?:rewritten(?: question)?|question|user)\s*:\s*", "", text, flags=re.IGNORECASE).strip(' "“”')
+
+
 def accept(question: str, rewritten: str, history: Sequence[Turn]) -> str | None:
     """The rewrite if it keeps the follow-up's words and adds only words of the conversation, else None.
 
     accept("When was he killed?", "When was Hamedani killed?", [Turn("Who killed Hamedani?", "ISIS")])
     -> "When was Hamedani killed?"
     """
-    text = " ".join(rewritten.strip().splitlines()[0].split()) if rewritten.strip() else ""
-    text = re.sub(r"^(?:rewritten(?: question)?|question|user)\s*:\s*", "", text, flags=re.IGNORECASE).strip(' "“”')
+    text = _line(rewritten)
     if not text or len(text) > 4 * len(question) + 200 or text.lower() == question.lower():
         return None
     spoken = " ".join(f"{t.question} {t.answer}" for t in history)
@@ -226,6 +256,8 @@ def accept(question: str, rewritten: str, history: Sequence[Turn]) -> str | None
     if added or lost or not asks <= {_SAME_WH.get(w, w) for w in re.findall(r"\w+", text.lower())} or \
             not numbers(text) <= numbers(spoken) | numbers(question):
         return None
+    if needs_context(re.sub(r"^(?:and|but|also|or|so|plus)\s+", "", text, flags=re.IGNORECASE)):
+        return None  # still leans on the conversation: "From the pro-regime forces?"
     return text if text.endswith("?") else text.rstrip(".") + "?"
 
 

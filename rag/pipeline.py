@@ -187,9 +187,12 @@ class RAG:
         question = self.read(question)
         if not earlier or not conversation.needs_context(question):
             return question
-        generator = self.generator(llm)
+        generator, prompt = self.generator(llm), conversation.rewrite_prompt(question, earlier)
         with _CPU_WORK:
-            draft = "".join(generator.generate(conversation.rewrite_prompt(question, earlier), REWRITE_TOKENS))
+            draft = "".join(generator.generate(prompt, REWRITE_TOKENS))
+            again = conversation.insist(prompt, question)
+            if conversation.echoes(question, draft) and again.avoid:  # asked once more, its references barred
+                draft = "".join(generator.generate(again, REWRITE_TOKENS))
         rewritten = conversation.accept(question, draft, earlier)
         log.info("follow-up %r -> %r (%s)", question, draft, "kept" if rewritten else "discarded")
         return rewritten or question
@@ -207,7 +210,7 @@ class RAG:
         earlier = conversation.turns(history)
         question = self.standalone(asked, history, llm)
         rewritten = time.perf_counter()
-        if not earlier and conversation.needs_context(question):  # "When was he killed?" as a first question
+        if not earlier and conversation.needs_context(question, alone=True):  # "When was he killed?" as a first question
             timings = Timings(rewrite_ms=(rewritten - started) * 1000, total_ms=(rewritten - started) * 1000)
             yield Answer(asked, conversation.UNRESOLVED, True, (), (), timings, mode="abstained",
                          read_as=question if question != asked else "")

@@ -16,7 +16,7 @@ HAMEDANI = [Turn("Who killed Hamedani?", "Gen. Hossein Hamedani was killed by IS
     "Who else was there?", "What happened there the same day?", "When was an excerpt of it released?",
     "What is the name of its head?", "Which group ran that camp?", "What did the minister say to them?",
     "What was said to them?", "What has happened to them?", "Exactly how many?", "Trained at which sites?",
-    "Along with which groups?",
+    "Along with which groups?", "Who did he meet?", "Who killed him?",
 ])
 def test_a_question_that_leans_on_the_conversation_is_noticed(question):
     assert needs_context(question)
@@ -31,6 +31,7 @@ def test_a_question_that_leans_on_the_conversation_is_noticed(question):
     "How many Russian cruise missiles crashed in Iran?",
     "Exactly how many soldiers took part once it began?", "How did the sources say the strikes had come to them?",
     "The head of which overseas unit of the IRGC counted Hamedani as a close ally?",
+    "Who said that his side wanted help from its friends?",  # "his" is the "who" asked for
 ])
 def test_a_question_that_stands_alone_is_left_alone(question):
     assert not needs_context(question)
@@ -50,6 +51,11 @@ def test_a_rewrite_may_only_add_words_of_the_conversation():
     assert accept("Trained at which sites?", "What sites did the US program train fighters at?", program) \
         == "What sites did the US program train fighters at?"  # "which sites" and "what sites" ask the same
     assert accept("Trained at which sites?", "Who trained the fighters?", program) is None
+    # a rewrite that still leans on the conversation resolves nothing; a leading "And" is only style
+    far = [Turn("How far are the jihadists from Aleppo?", "Ten kilometres, and three from the pro-regime forces.")]
+    assert accept("And from the pro-regime forces?", "From the pro-regime forces?", far) is None
+    assert accept("And how far from the pro-regime forces?", "And how far are the jihadists from the pro-regime forces?",
+                  far) == "And how far are the jihadists from the pro-regime forces?"
 
 
 def test_history_takes_answers_or_their_dicts_and_reads_only_the_last_turns():
@@ -80,6 +86,8 @@ class Scripted:
 
     def __init__(self, draft: str, rewrites: dict[str, str]) -> None:
         self.draft, self.rewrites, self.rewrite_calls = draft, rewrites, []
+        self.insisted: dict[str, str] = {}  # rewrites written only when words are barred
+        self.barred: list[tuple[str, ...]] = []
 
     def count_tokens(self, text: str) -> int:
         return len(text.split())
@@ -90,7 +98,8 @@ class Scripted:
         if prompt.system == REWRITE_SYSTEM:
             follow = prompt.user.rsplit("Follow-up question: ", 1)[1].split("\n")[0]
             self.rewrite_calls.append(follow)
-            yield self.rewrites.get(follow, follow)
+            self.barred.append(prompt.avoid)
+            yield (self.insisted if prompt.avoid else self.rewrites).get(follow, follow)
             return
         yield self.draft
 
@@ -130,8 +139,17 @@ def test_a_follow_up_with_no_conversation_asks_for_the_names_and_calls_no_model(
         assert answer.abstained and answer.text == UNRESOLVED and not answer.citations, answer.text
         assert answer.timings.completion_tokens == 0
     assert reader.rewrite_calls == []
-    # the articles themselves are no earlier turn
+    # the articles themselves are no earlier turn, and a person's pronoun may stand for a noun before it
     assert not rag.ask("Who is the US secretary of state in these reports?").text == UNRESOLVED
+    assert not rag.ask("How long did the secretary of state talk with his Russian counterpart?").text == UNRESOLVED
+
+
+def test_asked_alone_a_persons_pronoun_may_stand_for_any_noun_before_it():
+    question = "For how long did the secretary of state talk with his Russian counterpart on the phone?"
+    assert needs_context(question)  # with a conversation, the rewriter is asked who "his" is
+    assert not needs_context(question, alone=True)
+    for question in ("When was he killed?", "What did his spokesman say?", "What about France?"):
+        assert needs_context(question, alone=True), question
 
 
 def test_a_rewrite_that_brings_in_a_new_name_is_discarded(chat):
@@ -139,6 +157,35 @@ def test_a_rewrite_that_brings_in_a_new_name_is_discarded(chat):
     first = rag.ask("Who killed Hamedani?")
     answer = rag.ask("Where was he from?", history=[first])
     assert reader.rewrite_calls == ["Where was he from?"] and answer.read_as == ""  # answered as typed
+
+
+def test_a_rewriter_that_echoes_the_follow_up_is_asked_once_more_with_its_references_barred(chat):
+    rag, reader = chat
+    first = rag.ask("Who killed Hamedani?")
+    reader.insisted = {"When did they kill him?": "When was Hamedani killed?"}
+    answer = rag.ask("When did they kill him?", history=[first])
+    assert reader.rewrite_calls == ["When did they kill him?"] * 2 and reader.barred == [(), ("they", "him")]
+    assert answer.read_as == "When was Hamedani killed?" and "Thursday" in answer.text
+    reader.rewrite_calls.clear()
+    assert rag.ask("In which province?", history=[first]).read_as == ""  # nothing to bar: asked once
+    assert reader.rewrite_calls == ["In which province?"]
+
+
+@pytest.mark.parametrize("question, barred", [
+    ("What would it provide instead?", ("it",)),
+    ("And how many died in Aleppo?", ("And",)),
+    ("Crossing whose airspace?", ("Crossing",)),
+    ("Was any damage or anyone hurt there?", ("there",)),  # an auxiliary is needed again
+    ("To fight which group?", ()),  # so is a preposition
+    ("What had he bragged that Iran created?", ("he", "that")),
+])
+def test_an_echoed_follow_up_is_asked_again_without_its_references(question, barred):
+    from rag.conversation import echoes, insist, rewrite_prompt
+
+    prompt = rewrite_prompt(question, [Turn("Who killed Hamedani?", "ISIS killed him.")])
+    again = insist(prompt, question)
+    assert again.avoid == barred and (again.system, again.user, again.shots) == (prompt.system, prompt.user, prompt.shots)
+    assert echoes(question, f' "{question}"\n') and not echoes(question, "When was Hamedani killed?")
 
 
 def test_the_ask_api_takes_the_clients_history(chat):
