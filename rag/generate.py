@@ -183,8 +183,13 @@ class LlamaGenerator:
         """Keep only the fixed opening of ``llm``'s cache (evaluated alone, once), or start from an empty one.
 
         The opening is always evaluated as its own batch, so every prompt that starts with it
-        continues from the same state: reuse never changes a greedy answer.
+        continues from the same state: reuse never changes a greedy answer. A prompt asked once more
+        with words barred (``avoid``) right after itself keeps the whole cache: llama.cpp then
+        evaluates only its last token, and the second call costs only its reply.
         """
+        if getattr(prompt, "avoid", ()) and llm.n_tokens >= len(tokens) and \
+                llm.input_ids[:len(tokens) - 1].tolist() == tokens[:-1]:
+            return
         opening = self._opening(prompt)
         n = len(opening)
         if n and tokens[:n] == opening:
