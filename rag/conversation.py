@@ -244,7 +244,7 @@ def accept(question: str, rewritten: str, history: Sequence[Turn]) -> str | None
     -> "When was Hamedani killed?"
     """
     text = _line(rewritten)
-    if not text or len(text) > 4 * len(question) + 200 or text.lower() == question.lower():
+    if not text or len(text) > 4 * len(question) + 200 or echoes(question, text):
         return None
     spoken = " ".join(f"{t.question} {t.answer}" for t in history)
     said = set(lemmas(spoken)) | set(lemmas(question))
@@ -256,8 +256,9 @@ def accept(question: str, rewritten: str, history: Sequence[Turn]) -> str | None
     if added or lost or not asks <= {_SAME_WH.get(w, w) for w in re.findall(r"\w+", text.lower())} or \
             not numbers(text) <= numbers(spoken) | numbers(question):
         return None
-    if needs_context(re.sub(r"^(?:and|but|also|or|so|plus)\s+", "", text, flags=re.IGNORECASE)):
-        return None  # still leans on the conversation: "From the pro-regime forces?"
+    opener, _, rest = text.partition(" ")
+    if needs_context(rest if opener.lower() in _OPENERS else text):
+        return None  # still leans on the conversation: "From the pro-regime forces?" (a leading "And" is style)
     return text if text.endswith("?") else text.rstrip(".") + "?"
 
 

@@ -190,9 +190,10 @@ class RAG:
         generator, prompt = self.generator(llm), conversation.rewrite_prompt(question, earlier)
         with _CPU_WORK:
             draft = "".join(generator.generate(prompt, REWRITE_TOKENS))
-            again = conversation.insist(prompt, question)
-            if conversation.echoes(question, draft) and again.avoid:  # asked once more, its references barred
-                draft = "".join(generator.generate(again, REWRITE_TOKENS))
+            if conversation.echoes(question, draft):  # asked once more, its references barred (if it has any)
+                again = conversation.insist(prompt, question)
+                if again.avoid:
+                    draft = "".join(generator.generate(again, REWRITE_TOKENS))
         rewritten = conversation.accept(question, draft, earlier)
         log.info("follow-up %r -> %r (%s)", question, draft, "kept" if rewritten else "discarded")
         return rewritten or question
