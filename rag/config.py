@@ -57,6 +57,8 @@ class Config:
     quote_coverage: float = 0.6  # when the reader declines, quote a passage holding this share of the question's words
     quote_dense: float = 0.5  # ... and at least this cosine; otherwise abstain
     check: float = 0.75  # the reader's mean P(yes), asked afresh, that the shown answer and its passage answer (0 = off)
+    requote: float = 0.6  # a sentence of the reader's the check puts at least this (below `check`) gives way to its
+    # passage's sentence, quoted, if the check takes that; below it the answer is abstained (1 = never requote)
     exact_limit: int = 200_000  # above this many passages the FAISS index is HNSW, not exact
     faiss_threads: int = 1  # one thread is faster than two for single queries here
 

@@ -153,12 +153,20 @@ def needs_context(question: str, alone: bool = False) -> bool:
         people = word in ("he", "him", "his", "she", "her", "hers")
         if word in ("he", "his", "she") and words[start] == "who" and words[start + 1] not in _AUX:
             continue  # "Who said that his side wanted help?": bound to the "who" asked for
+        if people and before in _SUBORDINATORS and (
+                (words[start] in ("which", "what") and not _AUX & set(words[start:i])) or
+                any(words[j - 1] in ("the", "a", "an") and lemma(words[j]) == words[j] for j in earlier)):
+            # a clause's pronoun, bound to the asked-for subject or a singular noun before it: "Which minister announced
+            # that his country's jets ...?", "... had killed the general while he served ...?"
+            continue
         antecedents = [raw[j] for j in earlier if (raw[j][:1].isupper() if people and not alone else bool(lemmas(raw[j])))]
         if not antecedents:
             return True
     return _fragment(words[start:])
 
 
+_SUBORDINATORS = {"that", "while", "when", "as", "because", "after", "before", "since", "until", "if", "whether",
+                  "though", "although"}
 _CORPUS = {"report", "reports", "article", "articles", "news", "story", "stories", "passage", "passages", "source",
            "sources", "documents", "document"}
 _TIME = {"day", "night", "week", "month", "year", "time", "morning", "evening", "afternoon", "weekend"}

@@ -80,6 +80,7 @@ class Rules:
     quote_coverage: float = Config.quote_coverage
     quote_dense: float = Config.quote_dense
     check: float = Config.check
+    requote: float = Config.requote
 
     @classmethod
     def of(cls, config: Config) -> Rules:
@@ -324,7 +325,9 @@ def verify(question: str, draft: str, hits: Sequence[Hit], idf: dict[str, float]
     of that passage it points at, quoted. A claim stating a name or number no passage holds,
     or a draft that declines, leaves only a passage that carries the question's own words
     strongly to quote. ``check``, if given, must then say yes (at least ``rules.check``) to what
-    would be shown and the passage behind it. ``more`` are further retrieved passages, searched
+    would be shown and the passage behind it; a sentence of the reader's it says no to may still
+    be replaced by the sentence of its passage that it rests on, quoted, if it says at least
+    ``rules.requote`` to the reader's and yes to the passage's. ``more`` are further retrieved passages, searched
     only for a figure that disagrees with the answer's (cited with key k+1).
     """
     asked = list(dict.fromkeys(lemmas(question)))
@@ -362,8 +365,13 @@ def verify(question: str, draft: str, hits: Sequence[Hit], idf: dict[str, float]
         return Verdict(ABSTAIN, (), True, "abstained")  # the reader's answer is not in the passages
     if check is not None and rules.check > 0:
         evidence = " ".join(p.text for _, group in kept for p in group) if kept else primary.text
-        if check(evidence, shown) < rules.check:
-            return Verdict(ABSTAIN, (), True, "abstained")
+        doubt = check(evidence, shown)
+        if doubt < rules.check:
+            # a mild doubt of the reader's own sentence: the passage's sentence it rests on, asked about the same way
+            sentence = best_sentence(primary, lemmas(shown), question) if kept and doubt >= rules.requote else ""
+            if not (sentence and has_kind(question, sentence) and check(primary.text, sentence) >= rules.check):
+                return Verdict(ABSTAIN, (), True, "abstained")
+            kept, shown = [], sentence
 
     if kind(question) == "number":  # only quantities can disagree
         further = [passage(str(len(hits) + 1), hit) for hit in more]

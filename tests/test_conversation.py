@@ -17,6 +17,7 @@ HAMEDANI = [Turn("Who killed Hamedani?", "Gen. Hossein Hamedani was killed by IS
     "What is the name of its head?", "Which group ran that camp?", "What did the minister say to them?",
     "What was said to them?", "What has happened to them?", "Exactly how many?", "Trained at which sites?",
     "Along with which groups?", "Who did he meet?", "Who killed him?",
+    "Which group claimed his killing?", "Where did the missiles land after he spoke?", "Where was he when he died?",
 ])
 def test_a_question_that_leans_on_the_conversation_is_noticed(question):
     assert needs_context(question)
@@ -32,6 +33,9 @@ def test_a_question_that_leans_on_the_conversation_is_noticed(question):
     "Exactly how many soldiers took part once it began?", "How did the sources say the strikes had come to them?",
     "The head of which overseas unit of the IRGC counted Hamedani as a close ally?",
     "Who said that his side wanted help from its friends?",  # "his" is the "who" asked for
+    # a pronoun opening a clause of the question: the asked-for subject's, or a singular noun's before it
+    "Which French cabinet member announced that his country's jets had hit a camp in Raqqa?",
+    "Which Iranian agency said unbelievers had killed the general while he served as an adviser?",
 ])
 def test_a_question_that_stands_alone_is_left_alone(question):
     assert not needs_context(question)

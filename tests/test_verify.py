@@ -129,6 +129,22 @@ def test_the_readers_own_doubt_rejects_a_claim_when_asked():
     assert run("Who killed Hamedani?", draft, judge=lambda p, a: 0.9, check=0.5).mode == "generated"
 
 
+def test_a_sentence_the_check_doubts_gives_way_to_its_passages_sentence_if_the_check_takes_that():
+    draft = "ISIS extremists killed him."
+    asked = []
+
+    def judge(passage, answer):  # doubts the reader's wording, takes the article's own
+        asked.append(answer)
+        return 0.9 if answer == KILLED else 0.3
+
+    v = run("Who killed Hamedani?", draft, judge=judge, check=0.5, requote=0.2)
+    assert v.mode == "quoted" and v.text == f"“{KILLED}” [1]" and v.citations[0].doc_id == "a"
+    assert asked == [draft, KILLED]
+    assert run("Who killed Hamedani?", draft, judge=lambda p, a: 0.3, check=0.5).abstained  # doubted both ways
+    asked.clear()  # a strong doubt of the reader's sentence is final
+    assert run("Who killed Hamedani?", draft, judge=judge, check=0.5, requote=0.4).abstained and asked == [draft]
+
+
 def test_disagreeing_figures_from_two_articles_are_both_cited():
     hits = [hit("a", FAR_10, 0.6), hit("b", FAR_2, 0.6, 900)]
     v = run("How far is Islamic State from Aleppo's northern edge?", "Within 2 km.", hits)
