@@ -365,10 +365,10 @@ def verify(question: str, draft: str, hits: Sequence[Hit], idf: dict[str, float]
         return Verdict(ABSTAIN, (), True, "abstained")  # the reader's answer is not in the passages
     if check is not None and rules.check > 0:
         evidence = " ".join(p.text for _, group in kept for p in group) if kept else primary.text
-        doubt = check(evidence, shown)
-        if doubt < rules.check:
+        belief = check(evidence, shown)
+        if belief < rules.check:
             # a mild doubt of the reader's own sentence: the passage's sentence it rests on, asked about the same way
-            sentence = best_sentence(primary, lemmas(shown), question) if kept and doubt >= rules.requote else ""
+            sentence = best_sentence(primary, lemmas(shown), question) if kept and belief >= rules.requote else ""
             if not (sentence and has_kind(question, sentence) and check(primary.text, sentence) >= rules.check):
                 return Verdict(ABSTAIN, (), True, "abstained")
             kept, shown = [], sentence
