@@ -307,6 +307,12 @@ def best_sentence(passage: Passage, wanted: Sequence[str], question: str = "") -
                                                         has_kind(question, s) if question else 0, len(s)))
 
 
+def pointed_at(passage: Passage, claim: str, question: str) -> str:
+    """The sentence of ``passage`` that ``claim`` rests on, if it is the kind of answer asked for; else ""."""
+    sentence = best_sentence(passage, lemmas(claim), question)
+    return sentence if has_kind(question, sentence) else ""
+
+
 def quoted(passage: Passage, sentence: str) -> Verdict:
     """A sentence of ``passage`` quoted and cited: '“Pentagon spokesman Peter Cook said ...” [1]'."""
     body = sentence.strip().strip('“”"')
@@ -347,8 +353,8 @@ def verify(question: str, draft: str, hits: Sequence[Hit], idf: dict[str, float]
         if group and whole and has_kind(question, claim) and adds(question, claim):
             kept.append((claim, group))
         elif group and not kept and not pointed:
-            sentence = best_sentence(group[0], lemmas(claim), question)
-            pointed = (group[0], sentence) if has_kind(question, sentence) else None
+            sentence = pointed_at(group[0], claim, question)
+            pointed = (group[0], sentence) if sentence else None
     if kept:
         shown, primary = " ".join(c for c, _ in kept), kept[0][1][0]
     elif pointed:
@@ -368,8 +374,8 @@ def verify(question: str, draft: str, hits: Sequence[Hit], idf: dict[str, float]
         belief = check(evidence, shown)
         if belief < rules.check:
             # a mild doubt of the reader's own sentence: the passage's sentence it rests on, asked about the same way
-            sentence = best_sentence(primary, lemmas(shown), question) if kept and belief >= rules.requote else ""
-            if not (sentence and has_kind(question, sentence) and check(primary.text, sentence) >= rules.check):
+            sentence = pointed_at(primary, shown, question) if kept and belief >= rules.requote else ""
+            if not (sentence and check(primary.text, sentence) >= rules.check):
                 return Verdict(ABSTAIN, (), True, "abstained")
             kept, shown = [], sentence
 
