@@ -41,6 +41,9 @@ _TAILS = [re.compile(p, re.IGNORECASE) for p in (
     r"[,;]?\s*(?:which|this|that|it)\s+(?:is|was)\s+@\s*[.!]?\s*$",
     r"[,;]?\s*@\s*[.!]?\s*$",
 )]
+# ... and how it names one inside a sentence: "The official mentioned in Passage 1 states ...".
+_INNER = re.compile(r"[,;]?\s*(?:(?:as\s+)?(?:mentioned|quoted|cited|named|described|referred\s+to|stated|noted|"
+                    r"reported)\s+)?(?:according\s+to|in|from|by)\s+@\s*,?", re.IGNORECASE)
 _ABOUT_PASSAGES = re.compile(r"^(?:this|the|that|it|such)\b.{0,40}\b(?:passage|information|answer|fact)s?\b.{0,30}"
                              r"\b(?:found|stated|mentioned|given|provided|comes?|taken|is in|are in)\b", re.IGNORECASE)
 _REFUSALS = ("do not say", "does not say", "don't say", "doesn't say", "not stated", "not mentioned",
@@ -148,6 +151,7 @@ def parse(draft: str) -> tuple[str, bool]:
     marked = _CITE.sub("@", " ".join(kept))
     for pattern in _LEADS + _TAILS:
         marked = pattern.sub(" " if pattern in _TAILS else "", marked)
+    marked = _INNER.sub(" ", marked)  # "The official mentioned in @ states ..." -> "The official states ..."
     body = re.sub(r"\s*@\s*", " ", marked)  # marks left inside the sentence
     body = re.sub(r"\(\s*\)|\[\s*\]", "", body)
     body = re.sub(r"\s+([.,;:!?])", r"\1", " ".join(body.split())).strip(" ,;:").strip('"“”').strip()

@@ -36,6 +36,9 @@ def run(question, draft, hits=HITS, judge=None, **rules):
     ("Passage 3 indicates that the missiles crashed in Iran [3].", "The missiles crashed in Iran."),
     ("The capital of France is Paris, which is mentioned in Passage 1.", "The capital of France is Paris."),
     ("Answer: ISIS extremists (2)", "ISIS extremists."),
+    ("The official mentioned in Passage 1 states that the Syrian army is mobilising [1].",
+     "The official states that the Syrian army is mobilising."),
+    ("The Guard, according to Passage 2, blamed IS for his death.", "The Guard blamed IS for his death."),
 ])
 def test_the_readers_passage_names_and_wrapping_are_stripped(draft, claim):
     assert parse(draft) == (claim, False)
