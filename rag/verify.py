@@ -42,8 +42,9 @@ _TAILS = [re.compile(p, re.IGNORECASE) for p in (
     r"[,;]?\s*@\s*[.!]?\s*$",
 )]
 # ... and how it names one inside a sentence: "The official mentioned in Passage 1 states ...".
-_INNER = re.compile(r"[,;]?\s*(?:(?:as\s+)?(?:mentioned|quoted|cited|named|described|referred\s+to|stated|noted|"
-                    r"reported)\s+)?(?:according\s+to|in|from|by)\s+@\s*,?", re.IGNORECASE)
+# A bare "in" or "by" before a mark is part of the claim ("killed by [2] ISIS"), so it needs its participle.
+_INNER = re.compile(r"[,;]?\s*(?:according\s+to|(?:as\s+)?(?:mentioned|quoted|cited|named|described|referred\s+to|"
+                    r"stated|noted|reported)\s+(?:in|from|by))\s+@\s*,?", re.IGNORECASE)
 _ABOUT_PASSAGES = re.compile(r"^(?:this|the|that|it|such)\b.{0,40}\b(?:passage|information|answer|fact)s?\b.{0,30}"
                              r"\b(?:found|stated|mentioned|given|provided|comes?|taken|is in|are in)\b", re.IGNORECASE)
 _REFUSALS = ("do not say", "does not say", "don't say", "doesn't say", "not stated", "not mentioned",

@@ -39,6 +39,7 @@ def run(question, draft, hits=HITS, judge=None, **rules):
     ("The official mentioned in Passage 1 states that the Syrian army is mobilising [1].",
      "The official states that the Syrian army is mobilising."),
     ("The Guard, according to Passage 2, blamed IS for his death.", "The Guard blamed IS for his death."),
+    ("Hamedani was killed by [2] ISIS extremists.", "Hamedani was killed by ISIS extremists."),
 ])
 def test_the_readers_passage_names_and_wrapping_are_stripped(draft, claim):
     assert parse(draft) == (claim, False)
