@@ -56,9 +56,10 @@ class ReplayGenerator:
 
     def check(self, question: str, passage: str, answer: str) -> float:
         """The reader's check, remembered like the drafts (keyed by model, its prompts, question, passage, answer)."""
-        from rag.generate import CHECKS
+        from rag.generate import CHECK_EXAMPLES, CHECKS
 
-        key = "check:" + hashlib.sha256(json.dumps([self.real.name, CHECKS, question, passage, answer]).encode()).hexdigest()
+        shown = [CHECKS] + ([CHECK_EXAMPLES] if getattr(self.real, "check_examples", False) else [])
+        key = "check:" + hashlib.sha256(json.dumps([self.real.name, *shown, question, passage, answer]).encode()).hexdigest()
         with self._lock:
             seen = self._seen.get(key)
         if seen is not None:

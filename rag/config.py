@@ -59,6 +59,7 @@ class Config:
     check: float = 0.75  # the reader's mean P(yes), asked afresh, that the shown answer and its passage answer (0 = off)
     requote: float = 0.6  # a sentence of the reader's the check puts at least this (below `check`) gives way to its
     # passage's sentence, quoted, if the check takes that; below it the answer is abstained (1 = never requote)
+    check_examples: bool = False  # show the check worked examples first (rag.generate.CHECK_EXAMPLES); with check 0.8: stricter
     exact_limit: int = 200_000  # above this many passages the FAISS index is HNSW, not exact
     faiss_threads: int = 1  # one thread is faster than two for single queries here
 

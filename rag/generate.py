@@ -7,7 +7,10 @@ Models with a chat template get chat messages; the base Gemma gets plain complet
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,6 +32,33 @@ CHECKS = (
      "Passage: {passage}\nQuestion: {question}\nDoes the passage answer this question? Reply yes or no."),
 )
 
+# Worked examples each check is shown first, as earlier chat turns (`Config.check_examples`), invented on
+# topics the articles do not touch: (passage, question, proposed answer, reply to the first check, to the
+# second). They show the two ways a small judge errs: a right answer in other words than its passage's,
+# and a true sentence about the question's topic that does not give what is asked (a vague time for a
+# date, an unnamed official for a name, another fact about the same person).
+CHECK_EXAMPLES = (
+    ("The 12 boats their three crews had launched all reached the shore, the coast guard said.",
+     "How many crews launched the boats?", "Three crews launched the 12 boats.", "yes", "yes"),
+    ("A spokesman for the company said the factory would reopen in the coming weeks.",
+     "On which date will the factory reopen?", "The factory will reopen in the coming weeks.", "no", "no"),
+    ("The ferry sank near Malta on Monday, and rescuers pulled 40 people from the water.",
+     "Where did the ferry go down?", "The ferry sank near Sicily.", "no", "yes"),
+    ("An official, who asked not to be named, told the BBC that the talks had collapsed.",
+     "Which official told the BBC that the talks had collapsed?", "An official told the BBC.", "no", "no"),
+    ("The mayor, who took office in 2019, opened the new bridge over the river on Sunday.",
+     "When was the bridge opened?", "The mayor opened it on Sunday.", "yes", "yes"),
+    ("The striker, who joined the club in 2019 from a rival team, scored twice in the final.",
+     "How much did the club pay for the striker?", "The striker joined the club in 2019.", "no", "no"),
+)
+
+
+def check_shots(which: int) -> tuple[tuple[str, str], ...]:
+    """The worked examples of check ``which`` (an index into `CHECKS`) as (user, assistant) turns."""
+    _, user = CHECKS[which]
+    return tuple((user.format(passage=p, question=q, answer=a), replies[which])
+                 for p, q, a, *replies in CHECK_EXAMPLES)
+
 
 @runtime_checkable
 class Generator(Protocol):
@@ -49,20 +79,23 @@ class LlamaGenerator:
     starts from the same state and gets the same greedy answer.
     """
 
-    _check_ctx = 512  # tokens of the context `check` reads a passage, the question and an answer in
+    _check_ctx = 1024  # tokens of a context `check` reads its examples, a passage, the question and an answer in
 
     def __init__(self, name: str = models.DEFAULT_LLM, n_ctx: int = 2048, n_threads: int = 2, temperature: float = 0.0,
-                 seed: int = 0, cache_dir: str | Path = "~/.cache/rag", lookup_tokens: int = 0) -> None:
+                 seed: int = 0, cache_dir: str | Path = "~/.cache/rag", lookup_tokens: int = 0,
+                 check_examples: bool = False) -> None:
         self.name = name
         self.family = models.family(name)
         self.path = models.resolve(name, cache_dir)
+        self.states_dir = Path(cache_dir).expanduser() / "states"  # evaluated openings, kept between processes
         self.n_ctx = n_ctx
         self.n_threads = n_threads
         self.temperature = temperature
         self.seed = seed
         self.lookup_tokens = lookup_tokens  # prompt-lookup decoding: draft this many tokens from the prompt (0 = off)
+        self.check_examples = check_examples  # show each check `CHECK_EXAMPLES` first (off: README, the reader's check)
         self._llm = None
-        self._check_llm = None
+        self._check_llms: dict[int, Any] = {}  # one context per check, so each keeps its opening cached
         self._formatter = None
         self._openings: dict[tuple, list[int]] = {}  # (system message, examples) -> its opening tokens
         self._main_opening: tuple | None = None  # the opening the main context keeps (the answer prompt's)
@@ -196,10 +229,65 @@ class LlamaGenerator:
             if llm.n_tokens >= n and llm.input_ids[:n].tolist() == opening:
                 llm.n_tokens = n  # llama.cpp evaluates the rest of the prompt from here
                 return
-            llm.reset()
-            llm.eval(opening)
+            self._evaluate_opening(llm, opening)
             return
         llm.reset()
+
+    def _evaluate_opening(self, llm, opening: list[int]) -> None:
+        """Make ``llm`` hold exactly ``opening``: the state an earlier process saved for it (in
+        ``states_dir``), or evaluated as its own batch and saved. The same tokens evaluated the same
+        way give the same state, so a loaded opening never changes a greedy answer; it saves
+        evaluating the rewriter's worked examples (`RAG.warm` 24.5 s -> 15.0 s here) and the checks'."""
+        llm.reset()
+        path = self._state_path(llm, opening)
+        if path.is_file() and self._load_state(llm, path, opening):
+            return
+        llm.eval(opening)
+        self._save_state(llm, path)
+
+    def _state_path(self, llm, opening: list[int]) -> Path:
+        import llama_cpp
+
+        model = Path(self.path)
+        stat = model.stat()
+        key = json.dumps([model.name, stat.st_size, int(stat.st_mtime), llama_cpp.__version__, llm.n_ctx(),
+                          llm.n_batch, opening])
+        return self.states_dir / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.state"
+
+    @staticmethod
+    def _load_state(llm, path: Path, opening: list[int]) -> bool:
+        import ctypes
+
+        import llama_cpp
+
+        data = path.read_bytes()
+        buffer = (ctypes.c_uint8 * len(data)).from_buffer_copy(data)
+        if llama_cpp.llama_state_set_data(llm._ctx.ctx, buffer, len(data)) != len(data):
+            log.warning("ignoring the unreadable saved model state %s", path)
+            llm.reset()
+            return False
+        llm.input_ids[:len(opening)] = opening
+        llm.n_tokens = len(opening)
+        return True
+
+    @staticmethod
+    def _save_state(llm, path: Path) -> None:
+        """Write ``llm``'s state to ``path`` atomically; a cache that cannot be written is only a warning."""
+        import ctypes
+
+        import llama_cpp
+
+        size = llama_cpp.llama_state_get_size(llm._ctx.ctx)
+        buffer = (ctypes.c_uint8 * size)()
+        written = llama_cpp.llama_state_get_data(llm._ctx.ctx, buffer, size)
+        part = path.with_name(f".{path.name}.{os.getpid()}.part")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            part.write_bytes(bytes(buffer)[:written])
+            os.replace(part, path)
+        except OSError as exc:
+            part.unlink(missing_ok=True)
+            log.warning("cannot keep the evaluated prompt opening in %s: %s", path.parent, exc)
 
     def _opening(self, prompt: Prompt) -> list[int]:
         """The tokens every chat prompt with this system message and these examples starts with (minus one,
@@ -210,35 +298,54 @@ class LlamaGenerator:
         if fixed not in self._openings:
             text, _ = self.render(Prompt(prompt.system, "\x00", (), prompt.shots))
             tokens = self.llm.tokenize(text[:text.index("\x00")].encode("utf-8"), add_bos=True, special=True)[:-1]
-            self._openings = {**dict(list(self._openings.items())[-3:]), fixed: tokens}  # bounded: a few openings
+            self._openings = {**dict(list(self._openings.items())[-7:]), fixed: tokens}  # bounded: a few openings
         return self._openings[fixed]
 
     def check(self, question: str, passage: str, answer: str) -> float:
         """The model's reading of a proposed answer: the mean P(yes) to "Is the proposed answer correct
-        according to the passage?" and "Does the passage answer this question?" (`CHECKS`).
+        according to the passage?" and "Does the passage answer this question?" (`CHECKS`), each after
+        worked examples (`CHECK_EXAMPLES`) when ``check_examples`` is on.
 
-        Asked in a context of its own (sharing the loaded weights), one token each. A model reads
-        better than it writes: its draft may be a true sentence about something near the question,
-        held word for word by the passage; asked afresh, it tells the passage that answers from the
-        one that is only about the same thing (README: "The reader's check").
+        Each question is asked in a context of its own (sharing the loaded weights) that keeps its
+        system message and examples evaluated, so only the passage, question and answer are read
+        afresh; one token each. A model reads better than it writes: its draft may be a true sentence
+        about something near the question, held word for word by the passage; asked afresh, it tells
+        the passage that answers from the one that is only about the same thing (README: "The reader's
+        check").
         """
         if not self.chat:
             return 1.0  # a base model has no chat turn to ask in
         passage = " ".join(passage.split())
-        return sum(self._yes(system, user.format(passage=passage, question=question, answer=answer))
-                   for system, user in CHECKS) / len(CHECKS)
+        return sum(self._yes(i, user.format(passage=passage, question=question, answer=answer))
+                   for i, (_, user) in enumerate(CHECKS)) / len(CHECKS)
 
-    def _yes(self, system: str, user: str) -> float:
-        """P(yes) against P(no) for the first token of the reply. What the cache holds of this prompt is kept;
-        the two `CHECKS` differ from their system message on, so each reads the passage afresh."""
+    def check_prompt(self, which: int, user: str) -> Prompt:
+        """Check ``which`` for its formatted ``user`` turn, after its worked examples when they are on."""
+        return Prompt(CHECKS[which][0], user, (), check_shots(which) if self.check_examples else ())
+
+    def prime_checks(self) -> None:
+        """Evaluate each check's system message and examples now, in its context, so the first check does not."""
+        if self.chat:
+            for which in range(len(CHECKS)):
+                self._yes(which, "warm up")
+
+    def _yes(self, which: int, user: str) -> float:
+        """P(yes) against P(no) for the first token of the reply to check ``which``. What the context holds
+        of this prompt (its system message and examples) is kept; the rest is evaluated."""
         import numpy as np
 
-        llm = self._checker()
-        messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
-        tokens = llm.tokenize(self._formatter(messages=messages).prompt.encode("utf-8"), add_bos=True,
-                              special=True)[-(self._check_ctx - 1):]
+        llm = self._checker(which)
+        tokens = llm.tokenize(self._formatter(messages=self.check_prompt(which, user).messages).prompt.encode("utf-8"),
+                              add_bos=True, special=True)
+        if len(tokens) >= self._check_ctx:  # a very long passage: keep the instructions, cut the examples' room
+            tokens = llm.tokenize(self._formatter(messages=Prompt(CHECKS[which][0], user, ()).messages).prompt
+                                  .encode("utf-8"), add_bos=True, special=True)[-(self._check_ctx - 1):]
+        opening = self._opening(self.check_prompt(which, ""))
         with self.lock:
             held = llm.input_ids[:llm.n_tokens].tolist()
+            if len(opening) > 1 and tokens[:len(opening)] == opening and held[:len(opening)] != opening:
+                self._evaluate_opening(llm, opening)  # the system message and examples, once per process at most
+                held = opening
             same = next((i for i, (a, b) in enumerate(zip(held, tokens)) if a != b), min(len(held), len(tokens)))
             llm.n_tokens = min(same, len(tokens) - 1)  # keep the shared opening, evaluate the rest
             llm.eval(tokens[llm.n_tokens:])
@@ -248,11 +355,11 @@ class LlamaGenerator:
         p_yes, p_no = np.exp(logits[yes] - top).sum(), np.exp(logits[no] - top).sum()
         return float(p_yes / (p_yes + p_no))
 
-    def _checker(self):
+    def _checker(self, which: int):
         with self._load_lock:
-            if self._check_llm is None:
-                self._check_llm = self._load(n_ctx=self._check_ctx, n_batch=self._check_ctx, draft_model=None)
-            return self._check_llm
+            if which not in self._check_llms:
+                self._check_llms[which] = self._load(n_ctx=self._check_ctx, n_batch=512, draft_model=None)
+            return self._check_llms[which]
 
     @staticmethod
     def _answer_ids(llm) -> tuple[list[int], list[int]]:

@@ -133,7 +133,7 @@ class RAG:
             if name not in self._generators:
                 self._generators[name] = LlamaGenerator(name, self.config.n_ctx, self.config.n_threads,
                                                         self.config.temperature, self.config.seed, self.config.cache_dir,
-                                                        self.config.lookup_tokens)
+                                                        self.config.lookup_tokens, self.config.check_examples)
             return self._generators[name]
 
     def warm(self, llm: str | None = None) -> None:
@@ -147,6 +147,8 @@ class RAG:
             prime(build_prompt("warm up", [], self.config.passage_tokens, generator.count_tokens,
                                getattr(generator, "family", "qwen")))
             prime(conversation.rewrite_prompt("warm up", []))
+        if self.config.check and hasattr(generator, "prime_checks"):
+            generator.prime_checks()
 
     # -- questions ----------------------------------------------------------------------------
     def check_question(self, question: str) -> str:

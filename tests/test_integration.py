@@ -174,3 +174,37 @@ def test_a_follow_up_is_rewritten_with_the_conversation_and_still_verified(real_
     assert alone.read_as == "" and alone.timings.rewrite_ms < 100 and "88" in alone.text, alone.text
     # the rewriter's opening lives in a second context: answering after it gives the same greedy draft
     assert real_rag.ask("Who killed Hamedani?").draft == first.draft
+
+
+def test_a_saved_opening_gives_what_evaluating_it_gives_and_a_damaged_one_is_evaluated_again(tmp_path, monkeypatch):
+    """The checks' and the rewriter's openings are kept in `states_dir` between processes: loading one must
+    give the same check and the same greedy rewrite as evaluating it, and a damaged file is only re-evaluated."""
+    from rag import conversation
+    from rag.generate import LlamaGenerator
+    from rag.models import DEFAULT_LLM
+
+    passage = "Gen. Hossein Hamedani, a commander in the Iranian Revolutionary Guards, was killed by ISIS extremists."
+    rewrite = conversation.rewrite_prompt("When was he killed?", [])
+
+    def run(examples: bool) -> tuple[float, str, list[bool]]:
+        generator = LlamaGenerator(DEFAULT_LLM, check_examples=examples)
+        generator.states_dir = tmp_path / "states"
+        loaded: list[bool] = []
+        real = LlamaGenerator._load_state
+
+        def spy(llm, path, opening):
+            loaded.append(real(llm, path, opening))
+            return loaded[-1]
+
+        monkeypatch.setattr(LlamaGenerator, "_load_state", staticmethod(spy))
+        value = generator.check("Who killed Hamedani?", passage, "ISIS extremists killed him.")
+        return value, "".join(generator.generate(rewrite, 24)), loaded
+
+    first, draft, loaded = run(True)
+    assert not loaded and len(list((tmp_path / "states").glob("*.state"))) >= 3  # two checks and the rewriter's
+    again, draft_again, loaded = run(True)
+    assert loaded and all(loaded) and (again, draft_again) == (first, draft)
+    for state in (tmp_path / "states").glob("*.state"):
+        state.write_bytes(state.read_bytes()[: state.stat().st_size // 2])
+    damaged, draft_damaged, loaded = run(True)
+    assert loaded and not any(loaded) and (damaged, draft_damaged) == (first, draft)
