@@ -66,6 +66,7 @@ def run(ctx: Context) -> None:
                                     generator.family))
     _compare(ctx, generator, prompts, "generate", target=0.95)
     _lookup(ctx, generator, prompts)
+    _saved_opening(ctx, generator)
     if not ctx.quick and config.n_threads != 1:
         one = LlamaGenerator(config.llm, config.n_ctx, 1, config.temperature, config.seed, config.cache_dir)
         _compare(ctx, one, prompts, "generate.threads1", target=None)
@@ -216,6 +217,38 @@ def _lookup(ctx: Context, generator, prompts: list) -> None:
                   "plain decoding, same prompts", higher_is_better=False)
         r.add(f"generate.lookup{n}.same_text", same, note="greedy answers identical with and without the drafts")
         del drafted
+
+
+def _saved_opening(ctx: Context, generator) -> None:
+    """An evaluated prompt opening kept on disk (`LlamaGenerator._evaluate_opening`): the rewriter's opening
+    (instructions and six worked examples) put into a fresh context from its saved state, against llama.cpp
+    evaluating the same tokens, interleaved, in one context of the generator's own settings."""
+    import tempfile
+    from pathlib import Path
+
+    from rag import conversation
+
+    r = ctx.results
+    opening = generator._opening(conversation.rewrite_prompt("warm up", []))
+    llm = generator._load(draft_model=None)
+    kept = generator.states_dir
+    saved, plain = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        generator.states_dir = Path(tmp)
+        try:
+            generator._evaluate_opening(llm, opening)  # evaluated and saved
+            for _ in range(1 if ctx.quick else 3):
+                start = time.perf_counter()
+                llm.reset()
+                llm.eval(opening)
+                plain.append(time.perf_counter() - start)
+                start = time.perf_counter()
+                generator._evaluate_opening(llm, opening)
+                saved.append(time.perf_counter() - start)
+        finally:
+            generator.states_dir = kept
+    r.compare("generate.saved_opening_s", median(saved), median(plain), "s",
+              f"llama.cpp evaluating the rewriter's opening ({len(opening)} tokens)", higher_is_better=False)
 
 
 def _follow_ups(ctx: Context, rag) -> None:
