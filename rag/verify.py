@@ -36,7 +36,7 @@ _LEADS = [re.compile(p, re.IGNORECASE) for p in (
 )]
 _TAILS = [re.compile(p, re.IGNORECASE) for p in (
     r"[,;]?\s*(?:which|this|that|it|as)?\s*(?:is|was|are|were)?\s*(?:also\s+)?"
-    r"(?:according to|as (?:stated|mentioned|noted|reported|shown) in|(?:stated|mentioned|noted|found|given|"
+    r"(?:according to|citing|quoting|as (?:stated|mentioned|noted|reported|shown) in|(?:stated|mentioned|noted|found|given|"
     r"reported|shown|provided) in|based on|see|in|from)\s+@\s*[.!]?\s*$",
     r"[,;]?\s*(?:which|this|that|it)\s+(?:is|was)\s+@\s*[.!]?\s*$",
     r"[,;]?\s*@\s*[.!]?\s*$",

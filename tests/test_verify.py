@@ -40,6 +40,7 @@ def run(question, draft, hits=HITS, judge=None, **rules):
      "The official states that the Syrian army is mobilising."),
     ("The Guard, according to Passage 2, blamed IS for his death.", "The Guard blamed IS for his death."),
     ("Hamedani was killed by [2] ISIS extremists.", "Hamedani was killed by ISIS extremists."),
+    ("Guard commanders deny Iran has fighters in Syria, citing passage 1.", "Guard commanders deny Iran has fighters in Syria."),
 ])
 def test_the_readers_passage_names_and_wrapping_are_stripped(draft, claim):
     assert parse(draft) == (claim, False)
