@@ -137,8 +137,9 @@ class RAG:
             return self._generators[name]
 
     def warm(self, llm: str | None = None) -> None:
-        """Load the embedder and the LLM now, and evaluate the answer's and the rewriter's fixed openings,
-        so that neither the first question nor the first follow-up waits for them."""
+        """Load the embedder and the LLM now, and evaluate the fixed openings of the answer, the rewriter and
+        the reader's checks (or load them as saved by an earlier process), so that neither the first
+        question nor the first follow-up waits for them."""
         self.embedder.embed(["warm up"])
         generator = self.generator(llm)
         generator.count_tokens("warm up")
