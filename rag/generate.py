@@ -13,6 +13,7 @@ import logging
 import os
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -335,15 +336,14 @@ class LlamaGenerator:
         import numpy as np
 
         llm = self._checker(which)
-        tokens = llm.tokenize(self._formatter(messages=self.check_prompt(which, user).messages).prompt.encode("utf-8"),
-                              add_bos=True, special=True)
+        prompt = self.check_prompt(which, user)
+        tokens, _ = self.tokenize(prompt)
         if len(tokens) >= self._check_ctx:  # a very long passage: keep the instructions, cut the examples' room
-            tokens = llm.tokenize(self._formatter(messages=Prompt(CHECKS[which][0], user, ()).messages).prompt
-                                  .encode("utf-8"), add_bos=True, special=True)[-(self._check_ctx - 1):]
-        opening = self._opening(self.check_prompt(which, ""))
+            tokens = self.tokenize(replace(prompt, shots=()))[0][-(self._check_ctx - 1):]
+        opening = self._opening(prompt)
         with self.lock:
             held = llm.input_ids[:llm.n_tokens].tolist()
-            if len(opening) > 1 and tokens[:len(opening)] == opening and held[:len(opening)] != opening:
+            if tokens[:len(opening)] == opening and held[:len(opening)] != opening:
                 self._evaluate_opening(llm, opening)  # the system message and examples, once per process at most
                 held = opening
             same = next((i for i, (a, b) in enumerate(zip(held, tokens)) if a != b), min(len(held), len(tokens)))

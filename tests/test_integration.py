@@ -186,8 +186,8 @@ def test_a_saved_opening_gives_what_evaluating_it_gives_and_a_damaged_one_is_eva
     passage = "Gen. Hossein Hamedani, a commander in the Iranian Revolutionary Guards, was killed by ISIS extremists."
     rewrite = conversation.rewrite_prompt("When was he killed?", [])
 
-    def run(examples: bool) -> tuple[float, str, list[bool]]:
-        generator = LlamaGenerator(DEFAULT_LLM, check_examples=examples)
+    def run() -> tuple[float, str, list[bool]]:
+        generator = LlamaGenerator(DEFAULT_LLM, check_examples=True)
         generator.states_dir = tmp_path / "states"
         loaded: list[bool] = []
         real = LlamaGenerator._load_state
@@ -200,11 +200,11 @@ def test_a_saved_opening_gives_what_evaluating_it_gives_and_a_damaged_one_is_eva
         value = generator.check("Who killed Hamedani?", passage, "ISIS extremists killed him.")
         return value, "".join(generator.generate(rewrite, 24)), loaded
 
-    first, draft, loaded = run(True)
+    first, draft, loaded = run()
     assert not loaded and len(list((tmp_path / "states").glob("*.state"))) >= 3  # two checks and the rewriter's
-    again, draft_again, loaded = run(True)
+    again, draft_again, loaded = run()
     assert loaded and all(loaded) and (again, draft_again) == (first, draft)
     for state in (tmp_path / "states").glob("*.state"):
         state.write_bytes(state.read_bytes()[: state.stat().st_size // 2])
-    damaged, draft_damaged, loaded = run(True)
+    damaged, draft_damaged, loaded = run()
     assert loaded and not any(loaded) and (damaged, draft_damaged) == (first, draft)
