@@ -62,6 +62,16 @@ _MONTHS = "january|february|march|april|may|june|july|august|september|october|n
 _DAYS = "monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|yesterday|tonight|weekend|week|month|year"
 _DATE = re.compile(rf"\b(?:{_DAYS}|{_MONTHS}|\d{{4}}|days?|hours?|weeks?|months?|years?|soon|earlier|later|"
                    rf"night|morning|evening|afternoon)\b", re.IGNORECASE)
+# A time right after a verb of saying dates the report, not the event: "confirmed on Friday that he had been
+# killed" does not say when he was killed (unless the question asks when something was said or made known).
+_SAYING = (r"said|says|say|told|tells|tell|confirm(?:s|ed)?|announc(?:e|es|ed)|report(?:s|ed)?|stat(?:e|es|ed)|"
+           r"add(?:s|ed)?|insist(?:s|ed)?|claim(?:s|ed)?|den(?:y|ies|ied)|warn(?:s|ed)?|acknowledg(?:e|es|ed)|"
+           r"admit(?:s|ted)?|declar(?:e|es|ed)|assur(?:e|es|ed)|publish(?:es|ed)?|releas(?:e|es|ed)|broadcast|"
+           r"reveal(?:s|ed)?|voic(?:e|es|ed)|express(?:es|ed)?|comment(?:s|ed)?|made public|make public")
+_SAYING_ASKED = re.compile(rf"\b(?:{_SAYING})\b", re.IGNORECASE)
+_SAID_WHEN = re.compile(rf"\b(?:{_SAYING})(?:\s+(?:reporters|journalists|him|her|them|us|it))?\s+"
+                        rf"(?:(?:on|last|this|late|early)\s+)?(?:{_DAYS})(?:\s+(?:night|morning|evening|afternoon))?\b",
+                        re.IGNORECASE)
 _CALENDAR_ASKED = re.compile(r"\b(?:date|year|month)\b", re.IGNORECASE)
 _CALENDAR = re.compile(rf"\b(?:{_MONTHS}|\d{{4}})\b", re.IGNORECASE)
 _REASON = re.compile(r"\b(?:because|since|due to|owing to|as a result|in order to|so that|to|for|in support of|"
@@ -184,12 +194,16 @@ def has_kind(question: str, text: str) -> bool:
 
     "How many ...?" needs a number the question does not hold (or "thousands"), "When ...?" a
     time ("on Thursday", "in 2005"; a calendar word for "On what date ...?"), "Where ...?" a
-    capitalised place the question does not name, "Why ...?" a cause or purpose.
+    capitalised place the question does not name, "Why ...?" a cause or purpose. A time that dates only
+    the telling ("confirmed on Friday that he had been killed") answers "When was he killed?" not;
+    it answers "When was his death confirmed?".
     """
     wanted = kind(question)
     if wanted == "number":
         return bool(numbers(text) - numbers(question)) or bool(_ROUGHLY & set(tokens(text)))
     if wanted == "date":
+        if not _SAYING_ASKED.search(question):
+            text = _SAID_WHEN.sub(" ", text)
         return bool((_CALENDAR if _CALENDAR_ASKED.search(question) else _DATE).search(text))
     if wanted == "reason":
         return bool(_REASON.search(text))
@@ -308,8 +322,31 @@ def _sentences(text: str) -> list[str]:
 
 def best_sentence(passage: Passage, wanted: Sequence[str], question: str = "") -> str:
     """The sentence of a passage that holds most of ``wanted`` (lemmas); the answer type breaks ties."""
-    return max(_sentences(passage.text), key=lambda s: (len(set(wanted) & set(lemmas(s))),
-                                                        has_kind(question, s) if question else 0, len(s)))
+    return _best(passage.text, wanted, question)
+
+
+def _best(text: str, wanted: Sequence[str], question: str = "") -> str:
+    return max(_sentences(text), key=lambda s: (len(set(wanted) & set(lemmas(s))),
+                                                has_kind(question, s) if question else 0, len(s)))
+
+
+def dated_first(question: str, pool: Sequence[Hit]) -> list[Hit]:
+    """For a "When ...?" question, the passages whose sentence about the question states a time and holds at
+    least half of its words, first; otherwise (and within each group) ``pool`` in its order.
+
+    A reader copies the first passage that mentions the event, and most of those only say that it
+    happened: "General Hossein Hamedani was killed during an advisory mission" ranks above "The Guards
+    said General Hamedani was killed on Thursday night", which may even fall outside the passages shown.
+    """
+    if kind(question) != "date":
+        return list(pool)
+    asked = set(lemmas(question))
+
+    def dated(hit: Hit) -> bool:
+        sentence = _best(hit.chunk.readable, list(asked), question)
+        return has_kind(question, sentence) and 2 * len(asked & set(lemmas(sentence))) >= len(asked)
+
+    return sorted(pool, key=lambda h: not dated(h))
 
 
 def pointed_at(passage: Passage, claim: str, question: str) -> str:
@@ -335,7 +372,8 @@ def verify(question: str, draft: str, hits: Sequence[Hit], idf: dict[str, float]
     claim whose names and numbers a passage holds, in other words, is replaced by the sentence
     of that passage it points at, quoted. A claim stating a name or number no passage holds,
     or a draft that declines, leaves only a passage that carries the question's own words
-    strongly to quote. ``check``, if given, must then say yes (at least ``rules.check``) to what
+    strongly to quote; so does a draft with no answer of the kind asked ("confirmed on Friday"
+    for "When was he killed?"). ``check``, if given, must then say yes (at least ``rules.check``) to what
     would be shown and the passage behind it; a sentence of the reader's it says no to may still
     be replaced by the sentence of its passage that it rests on, quoted, if it says at least
     ``rules.requote`` to the reader's and yes to the passage's. ``more`` are further retrieved passages, searched
@@ -352,7 +390,11 @@ def verify(question: str, draft: str, hits: Sequence[Hit], idf: dict[str, float]
     text, declined = parse(draft) if draft else ("", True)
     kept: list[tuple[str, tuple[Passage, ...]]] = []
     pointed: tuple[Passage, str] | None = None
-    for claim in [] if declined else _sentences(text)[:2]:
+    claims = [] if declined else _sentences(text)[:2]
+    # "Tehran confirmed on Friday that he had been killed" for "When was he killed?" answers another question:
+    # the reader has, in effect, declined, and a passage that answers it may still be quoted
+    elsewhere = bool(claims) and not any(has_kind(question, claim) for claim in claims)
+    for claim in claims:
         group, whole = backing(claim, question, near, rules.missing_words)
         # "CBS asked Obama about Iran." for "What did CBS ask Obama about Iran?" is held, and answers nothing
         if group and whole and has_kind(question, claim) and adds(question, claim):
@@ -364,7 +406,7 @@ def verify(question: str, draft: str, hits: Sequence[Hit], idf: dict[str, float]
         shown, primary = " ".join(c for c, _ in kept), kept[0][1][0]
     elif pointed:
         primary, shown = pointed
-    elif declined:
+    elif declined or elsewhere:
         strong = [p for p in passages if p.hit.dense >= rules.quote_dense and p.coverage >= rules.quote_coverage
                   and has_kind(question, best_sentence(p, asked, question))
                   and names_held(question, best_sentence(p, asked, question))]

@@ -5,11 +5,12 @@ import pytest
 from rag.prompts import ABSTAIN
 from rag.text import lemmas
 from rag.types import Chunk, Hit
-from rag.verify import Rules, has_kind, idf_table, kind, marks_only, parse, verify
+from rag.verify import Rules, dated_first, has_kind, idf_table, kind, marks_only, parse, verify
 
 KILLED = "Gen. Hossein Hamedani, a commander in the Iranian Revolutionary Guards, was killed by ISIS extremists."
 MISSILES = "US officials said they believed four Russian cruise missiles bound for Syria had crashed en route in Iran."
 THURSDAY = "The Guards said General Hamedani was killed on Thursday night."
+CONFIRMED = "Tehran’s military confirmed on Friday that Hamedani had been killed in Aleppo province."
 FAR_10 = "The jihadists are now just over 10 kilometres (six miles) from the northern edges of Aleppo."
 FAR_2 = "Islamic State are now within 2 km (1 mile) of government-held territory on Aleppo’s northern edge."
 FILLER = ["Iran is majority Shiite.", "The Pentagon paused its programme.", "Moscow denied the claim."]
@@ -120,6 +121,13 @@ def test_when_the_reader_declines_only_a_passage_that_carries_the_question_is_qu
     assert run("Who killed Hamedani?", "He died of a heart attack in Tehran.").abstained  # a name no passage holds
 
 
+def test_a_draft_that_answers_another_kind_of_question_is_read_as_declining():
+    hits = [hit("a", KILLED, 0.75), hit("e", CONFIRMED, 0.74, 300), hit("d", THURSDAY, 0.6, 700)]
+    v = run("When was Hamedani killed?", CONFIRMED, hits)  # it dates the telling, not the killing
+    assert v.mode == "quoted" and v.citations[0].text == THURSDAY
+    assert run("When was Hamedani killed?", CONFIRMED, hits[:2]).abstained  # no passage says when
+
+
 def test_with_weak_evidence_the_answer_is_the_abstention():
     v = run("Who was Hamedani's doctor?", "Dr. Ali Reza treated him.")
     assert v.abstained and v.text == ABSTAIN and not v.citations
@@ -166,6 +174,21 @@ def test_disagreeing_figures_from_two_articles_are_both_cited():
 ])
 def test_answer_types(question, answer, other):
     assert kind(question) and has_kind(question, answer) and not has_kind(question, other)
+
+
+def test_a_time_that_dates_only_the_telling_does_not_say_when_the_event_happened():
+    assert not has_kind("When was Hamedani killed?", CONFIRMED)
+    assert not has_kind("When was Hamedani killed?", "Hamedani was killed in Aleppo, the Guards told reporters on Friday.")
+    assert has_kind("When was Hamedani killed?", THURSDAY)  # said, then killed on Thursday night
+    assert has_kind("When did Tehran's military confirm that Hamedani had been killed?", CONFIRMED)
+    assert has_kind("When was Hamedani's death made public?", CONFIRMED)
+
+
+def test_for_a_when_question_the_passages_that_state_a_time_are_shown_first():
+    hits = [hit("a", KILLED, 0.75), hit("e", CONFIRMED, 0.74, 300), hit("d", THURSDAY, 0.6, 700), HITS[1]]
+    assert [h.chunk.text for h in dated_first("When was Hamedani killed?", hits)] == [THURSDAY, KILLED, CONFIRMED,
+                                                                                    MISSILES]
+    assert dated_first("Who killed Hamedani?", hits) == hits
 
 
 @pytest.mark.parametrize("draft, only", [("Passage 1", True), ("[2]", True), ("Passages 1 and 3.", True),
