@@ -30,7 +30,7 @@ from .spelling import Speller
 from .stores import Store, open_store
 from .text import lemmas, tokens
 from .types import Answer, Chunk, Hit, Timings, page_of
-from .verify import Rules, idf_table, marks_only, verify
+from .verify import Rules, dated_first, idf_table, marks_only, verify
 
 log = logging.getLogger(__name__)
 
@@ -223,6 +223,7 @@ class RAG:
         retriever, (idf, default_idf), rules = self.retriever, self._idf, self.rules
         k = k or self.config.k
         pool = retriever.retrieve(question, max(k, self.config.candidates), prefer=cited_before)
+        pool = dated_first(question, pool)  # "When ...?": the passages that state a time are shown first
         hits, more = pool[:k], pool[k:]  # the model sees k; the rest is searched for disagreeing figures
         retrieved = time.perf_counter()
         draft, first_token, n_tokens, prompt_tokens = "", 0.0, 0, 0
