@@ -320,12 +320,8 @@ def _sentences(text: str) -> list[str]:
     return [text[s:e] for s, e in split_sentences(text)] or ([text] if text.strip() else [])
 
 
-def best_sentence(passage: Passage, wanted: Sequence[str], question: str = "") -> str:
-    """The sentence of a passage that holds most of ``wanted`` (lemmas); the answer type breaks ties."""
-    return _best(passage.text, wanted, question)
-
-
-def _best(text: str, wanted: Sequence[str], question: str = "") -> str:
+def best_sentence(text: str, wanted: Sequence[str], question: str = "") -> str:
+    """The sentence of a passage's ``text`` that holds most of ``wanted`` (lemmas); the answer type breaks ties."""
     return max(_sentences(text), key=lambda s: (len(set(wanted) & set(lemmas(s))),
                                                 has_kind(question, s) if question else 0, len(s)))
 
@@ -343,7 +339,7 @@ def dated_first(question: str, pool: Sequence[Hit]) -> list[Hit]:
     asked = set(lemmas(question))
 
     def dated(hit: Hit) -> bool:
-        sentence = _best(hit.chunk.readable, list(asked), question)
+        sentence = best_sentence(hit.chunk.readable, list(asked), question)
         return has_kind(question, sentence) and 2 * len(asked & set(lemmas(sentence))) >= len(asked)
 
     return sorted(pool, key=lambda h: not dated(h))
@@ -351,7 +347,7 @@ def dated_first(question: str, pool: Sequence[Hit]) -> list[Hit]:
 
 def pointed_at(passage: Passage, claim: str, question: str) -> str:
     """The sentence of ``passage`` that ``claim`` rests on, if it is the kind of answer asked for; else ""."""
-    sentence = best_sentence(passage, lemmas(claim), question)
+    sentence = best_sentence(passage.text, lemmas(claim), question)
     return sentence if has_kind(question, sentence) else ""
 
 
@@ -393,11 +389,12 @@ def verify(question: str, draft: str, hits: Sequence[Hit], idf: dict[str, float]
     claims = [] if declined else _sentences(text)[:2]
     # "Tehran confirmed on Friday that he had been killed" for "When was he killed?" answers another question:
     # the reader has, in effect, declined, and a passage that answers it may still be quoted
-    elsewhere = bool(claims) and not any(has_kind(question, claim) for claim in claims)
-    for claim in claims:
+    typed = [has_kind(question, claim) for claim in claims]
+    elsewhere = bool(claims) and not any(typed)
+    for claim, of_kind in zip(claims, typed):
         group, whole = backing(claim, question, near, rules.missing_words)
         # "CBS asked Obama about Iran." for "What did CBS ask Obama about Iran?" is held, and answers nothing
-        if group and whole and has_kind(question, claim) and adds(question, claim):
+        if group and whole and of_kind and adds(question, claim):
             kept.append((claim, group))
         elif group and not kept and not pointed:
             sentence = pointed_at(group[0], claim, question)
@@ -408,12 +405,12 @@ def verify(question: str, draft: str, hits: Sequence[Hit], idf: dict[str, float]
         primary, shown = pointed
     elif declined or elsewhere:
         strong = [p for p in passages if p.hit.dense >= rules.quote_dense and p.coverage >= rules.quote_coverage
-                  and has_kind(question, best_sentence(p, asked, question))
-                  and names_held(question, best_sentence(p, asked, question))]
+                  and has_kind(question, sentence := best_sentence(p.text, asked, question))
+                  and names_held(question, sentence)]
         if not strong:
             return Verdict(ABSTAIN, (), True, "abstained")
         primary = max(strong, key=lambda p: (p.coverage + p.hit.dense, -int(p.key)))
-        shown = best_sentence(primary, asked, question)
+        shown = best_sentence(primary.text, asked, question)
     else:
         return Verdict(ABSTAIN, (), True, "abstained")  # the reader's answer is not in the passages
     if check is not None and rules.check > 0:
@@ -431,8 +428,8 @@ def verify(question: str, draft: str, hits: Sequence[Hit], idf: dict[str, float]
         pair = _disagreement(primary, passages, further, rules)
         if pair:
             one, other = pair
-            return Verdict(f"The sources differ: one article says “{best_sentence(one, asked, question)}” [{one.key}], "
-                           f"while another says “{best_sentence(other, asked, question)}” [{other.key}].",
+            return Verdict(f"The sources differ: one article says “{best_sentence(one.text, asked, question)}” [{one.key}], "
+                           f"while another says “{best_sentence(other.text, asked, question)}” [{other.key}].",
                            (one.citation, other.citation), False, "conflict")
     if not kept:
         return quoted(primary, shown)
