@@ -121,7 +121,7 @@ class Passage:
 
     key: str
     hit: Hit
-    words: frozenset[str]  # `lemmas` of its text
+    words: frozenset[str]  # `lemmas` of its text, and the question's names it `referred` to
     coverage: float  # IDF-weighted share of the question's words it holds
 
     @property
@@ -219,14 +219,62 @@ def names(text: str) -> list[str]:
     A sentence's first word is a name only if it is no English word: "Most Iranians ..." names
     Iranians, "Tasnim said ..." names Tasnim.
     """
+    return [word for run in name_runs(text) for word in run]
+
+
+def name_runs(text: str) -> list[list[str]]:
+    """The runs of capitalised words ``text`` states, each as `lemmas`: "Gen. Hossein Hamedani was
+    killed by ISIS" -> [["gen", "hossein", "hamedani"], ["isi"]] (a sentence's first word as in `names`)."""
+    return [run for run in (lemmas(" ".join(words)) for words in _capitalised(text)) if run]
+
+
+def _capitalised(text: str, split: bool = True) -> list[list[str]]:
+    """The runs of capitalised words of ``text`` as written; a comma or a possessive ends one
+    ("Russia, Syria", "Kerry's Russian counterpart"). ``split=False`` reads it as one sentence
+    (a question: "When was Gen. Hossein Hamedani killed?" has no sentence end after "Gen.")."""
     from .spelling import english
 
-    picked = []
-    for sentence in _sentences(text):
-        for i, word in enumerate(re.findall(r"[\w’'-]+", sentence)):
+    runs: list[list[str]] = []
+    for sentence in _sentences(text) if split else [text]:
+        run: list[str] = []
+        end = 0
+        for i, match in enumerate(re.finditer(r"[\w’'-]+", sentence)):
+            word = match.group()
+            if run and (sentence[end:match.start()].strip(". ") or re.search(r"['’]s$", run[-1])):  # "Gen. Hossein"
+                runs.append(run)
+                run = []
             if (word[:1].isupper() or word[:1].isdigit()) and not (i == 0 and word.lower() in english()):
-                picked.append(word)
-    return lemmas(" ".join(picked))
+                run.append(word)
+            elif run:
+                runs.append(run)
+                run = []
+            end = match.end()
+        if run:
+            runs.append(run)
+    return runs
+
+
+def referred(question: str, text: str) -> set[str]:
+    """The words of the question's names that ``text`` refers to by their last word, as `lemmas`:
+    news names a person in full once and by surname after, so "General Hamedani" refers to "Gen.
+    Hossein Hamedani" and to "Hossein Hamedani" (a title is no part of the name, nor a name's last
+    word: nameparser's list; "State" is no surname of "Islamic State"). A name ``text`` gives
+    otherwise ("Ali Hamedani") is not referred to.
+    """
+    from nameparser.config import CONSTANTS
+
+    titles = CONSTANTS.titles
+    runs = [(words, lemmas(" ".join(words))) for words in _capitalised(text)]
+    found: set[str] = set()
+    for asked in _capitalised(re.sub(r"^\W*[\w’'-]+", "", question), split=False):  # its first word is no name ("Who")
+        run = lemmas(" ".join(asked))
+        if len(asked) < 2 or asked[-1].lower() in titles:
+            continue
+        before = [words[:-1] for words, said in runs if said and _held(run[-1], {said[-1]})]
+        if before and all(word.lower() in titles or all(_held(w, set(run)) for w in lemmas(word))
+                          for words in before for word in words):
+            found |= set(run)
+    return found
 
 
 def _held(name: str, words: frozenset[str] | set[str]) -> bool:
@@ -311,9 +359,10 @@ def adds(question: str, claim: str) -> bool:
 
 
 def names_held(question: str, text: str) -> bool:
-    """Whether ``text`` holds every name the question gives ("crashed in Iraq" is not answered by "in Iran")."""
-    held = mentions(text)
-    return all(_held(name, held) for name in names(" ".join(re.findall(r"[\w’'-]+", question)[1:])))
+    """Whether ``text`` holds every name the question gives ("crashed in Iraq" is not answered by "in
+    Iran"); a person's may be held by the surname (`referred`)."""
+    held, surnamed = mentions(text), referred(question, text)
+    return all(_held(name, held) or name in surnamed for name in names(" ".join(re.findall(r"[\w’'-]+", question)[1:])))
 
 
 def _sentences(text: str) -> list[str]:
@@ -378,7 +427,7 @@ def verify(question: str, draft: str, hits: Sequence[Hit], idf: dict[str, float]
     asked = list(dict.fromkeys(lemmas(question)))
 
     def passage(key: str, hit: Hit) -> Passage:
-        words = frozenset(lemmas(hit.chunk.readable))
+        words = frozenset(lemmas(hit.chunk.readable)) | referred(question, hit.chunk.readable)
         return Passage(key, hit, words, coverage(asked, words, idf, default_idf))
 
     passages = [passage(str(i), hit) for i, hit in enumerate(hits, 1)]

@@ -5,7 +5,7 @@ import pytest
 from rag.prompts import ABSTAIN
 from rag.text import lemmas
 from rag.types import Chunk, Hit
-from rag.verify import Rules, dated_first, has_kind, idf_table, kind, marks_only, parse, verify
+from rag.verify import Rules, dated_first, has_kind, idf_table, kind, marks_only, names_held, parse, referred, verify
 
 KILLED = "Gen. Hossein Hamedani, a commander in the Iranian Revolutionary Guards, was killed by ISIS extremists."
 MISSILES = "US officials said they believed four Russian cruise missiles bound for Syria had crashed en route in Iran."
@@ -126,6 +126,18 @@ def test_a_draft_that_answers_another_kind_of_question_is_read_as_declining():
     v = run("When was Hamedani killed?", CONFIRMED, hits)  # it dates the telling, not the killing
     assert v.mode == "quoted" and v.citations[0].text == THURSDAY
     assert run("When was Hamedani killed?", CONFIRMED, hits[:2]).abstained  # no passage says when
+
+
+def test_a_person_named_in_full_is_held_by_the_surname_the_article_uses_after():
+    assert referred("When was Gen. Hossein Hamedani killed?", THURSDAY) == {"gen", "hossein", "hamedani"}
+    assert names_held("When was Hossein Hamedani killed?", THURSDAY)  # "General" is a title, not a given name
+    assert not names_held("When was Ali Hamedani killed?", KILLED)  # the article gives him another name
+    assert not referred("What did the Islamic State say?", "The Secretary of State said so.")  # no surname
+    assert not referred("What did Russia, Syria and Iran propose?", "Syria agreed.")  # a list, not one name
+    # the follow-up's rewrite names him in full; the passage that says when calls him General Hamedani
+    hits = [hit("a", KILLED, 0.75), hit("e", CONFIRMED, 0.74, 300), hit("d", THURSDAY, 0.6, 700)]
+    v = run("When was Gen. Hossein Hamedani killed?", CONFIRMED, hits)
+    assert v.mode == "quoted" and v.citations[0].text == THURSDAY
 
 
 def test_with_weak_evidence_the_answer_is_the_abstention():
