@@ -117,7 +117,7 @@ def needs_context(question: str, alone: bool = False) -> bool:
     if not words:
         return False
     if words[0] in _OPENERS or " ".join(words[:2]) in ("what about", "how about", "what of"):
-        return True
+        return True  # a fragment (`fragment`)
     # "In which province ...?", "Exactly how many ...?"
     start = 1 if words[0] in _LEADS or (words[0].endswith("ly") and words[1:2] and words[1] in _WH) else 0
     head = {start}  # the wh-phrase is what is asked about, never an antecedent: "Which group ...", "How many Iranians ..."
@@ -162,6 +162,22 @@ def needs_context(question: str, alone: bool = False) -> bool:
         antecedents = [raw[j] for j in earlier if (raw[j][:1].isupper() if people and not alone else bool(lemmas(raw[j])))]
         if not antecedents:
             return True
+    return _fragment(words[start:])
+
+
+def fragment(question: str) -> bool:
+    """Whether a question asks nothing of its own: "And the west?", "What about France?", "How soon?",
+    "Trained at which sites?"; "When was he killed?" does, of someone it names elsewhere.
+
+    fragment("And from the pro-regime forces?") -> True
+    fragment("What happened there that day?") -> False
+    """
+    words = [w.lower().replace("’", "'") for w in re.findall(r"[\w’'-]+", question)]
+    if not words:
+        return False
+    if words[0] in _OPENERS or " ".join(words[:2]) in ("what about", "how about", "what of"):
+        return True
+    start = 1 if words[0] in _LEADS or (words[0].endswith("ly") and words[1:2] and words[1] in _WH) else 0
     return _fragment(words[start:])
 
 
@@ -268,6 +284,19 @@ def accept(question: str, rewritten: str, history: Sequence[Turn]) -> str | None
     if needs_context(rest if opener.lower() in _OPENERS else text):
         return None  # still leans on the conversation: "From the pro-regime forces?" (a leading "And" is style)
     return text if text.endswith("?") else text.rstrip(".") + "?"
+
+
+def joined(question: str, history: Sequence[Turn]) -> str:
+    """A fragment the rewriter could not make stand alone, read after the question it follows:
+    "Who controls the east of Aleppo city? And the west?". Only the conversation's words, so it is
+    the question as typed with what it leans on; retrieval and the reader get both. (A whole
+    question, "When was he killed?", is answered as typed: joined, the reader answers the earlier one.)
+
+    joined("And the west?", [Turn("Who controls the east?", "Rebels.")]) -> "Who controls the east? And the west?"
+    """
+    before = history[-1].question.strip() if history else ""
+    before = before if before.endswith("?") else before.rstrip(".") + "?"
+    return f"{before} {question}" if history else question
 
 
 def _clip(text: str, limit: int = MAX_TURN_CHARS) -> str:

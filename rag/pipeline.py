@@ -199,7 +199,9 @@ class RAG:
                     draft = "".join(generator.generate(again, REWRITE_TOKENS))
         rewritten = conversation.accept(question, draft, earlier)
         log.info("follow-up %r -> %r (%s)", question, draft, "kept" if rewritten else "discarded")
-        return rewritten or question
+        if rewritten or not conversation.fragment(question):
+            return rewritten or question
+        return conversation.joined(question, earlier)  # "Who controls the east? And the west?"
 
     def stream(self, question: str, k: int | None = None, llm: str | None = None,
                history: Sequence[Answer | Mapping[str, Any]] | None = None) -> Iterator[str | Answer]:

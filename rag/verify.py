@@ -179,7 +179,16 @@ def marks_only(draft: str) -> bool:
 
 
 def kind(question: str) -> str | None:
-    """The answer type a question asks for: number | date | place | reason, or None (open)."""
+    """The answer type a question asks for: number | date | place | reason, or None (open).
+
+    Of a question in parts, the last part that opens with a question word asks it: "How far are
+    the jihadists from Aleppo? And who holds the west?" wants no number ("What about France?" asks
+    nothing of its own).
+    """
+    parts = [part for part in re.split(r"(?<=\?)\s+", question.strip()) if part]
+    question = next((part for part in reversed(parts)
+                     if re.match(r"\s*(?:and\s+|so\s+)?(?:who|whom|whose|what|which|when|where|why|how)\b(?!\s+about)", part, re.I)),
+                    parts[0] if parts else question)
     if _QUANTITY.match(question):
         return "number"
     match = _WH.match(question)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rag import QuestionError
-from rag.conversation import MAX_TURN_CHARS, MAX_TURNS, Turn, accept, needs_context, turns
+from rag.conversation import MAX_TURN_CHARS, MAX_TURNS, Turn, accept, fragment, joined, needs_context, turns
 
 HAMEDANI = [Turn("Who killed Hamedani?", "Gen. Hossein Hamedani was killed by ISIS extremists. [1]")]
 
@@ -171,8 +171,25 @@ def test_a_rewriter_that_echoes_the_follow_up_is_asked_once_more_with_its_refere
     assert reader.rewrite_calls == ["When did they kill him?"] * 2 and reader.barred == [(), ("they", "him")]
     assert answer.read_as == "When was Hamedani killed?" and "Thursday" in answer.text
     reader.rewrite_calls.clear()
-    assert rag.ask("In which province?", history=[first]).read_as == ""  # nothing to bar: asked once
+    # nothing to bar: asked once; the fragment it echoed is read after the question it follows
+    assert rag.ask("In which province?", history=[first]).read_as == "Who killed Hamedani? In which province?"
     assert reader.rewrite_calls == ["In which province?"]
+
+
+@pytest.mark.parametrize("question, alone", [
+    ("And the west?", True), ("What about France?", True), ("How soon?", True), ("Trained at which sites?", True),
+    ("To fight which group?", True), ("And from the pro-regime forces?", True),
+    ("When was he killed?", False), ("What happened there that day?", False), ("Whose close ally was he?", False),
+])
+def test_a_fragment_asks_nothing_of_its_own(question, alone):
+    assert fragment(question) is alone
+
+
+def test_a_fragment_the_rewriter_cannot_resolve_is_read_after_the_question_it_follows():
+    east = [Turn("Who controls the east of Aleppo city?", "Rebel groups control the east. [1]")]
+    assert joined("And the west?", east) == "Who controls the east of Aleppo city? And the west?"
+    assert joined("And the west?", [Turn("Name the east's rulers", "Rebels.")]) == "Name the east's rulers? And the west?"
+    assert joined("And the west?", []) == "And the west?"
 
 
 @pytest.mark.parametrize("question, barred", [

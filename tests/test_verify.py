@@ -188,6 +188,12 @@ def test_answer_types(question, answer, other):
     assert kind(question) and has_kind(question, answer) and not has_kind(question, other)
 
 
+def test_a_question_in_parts_asks_what_its_last_question_asks():
+    assert kind("How far are the jihadists from Aleppo? And who holds the west?") is None
+    assert kind("Who killed him? And how old was he?") == "number"
+    assert kind("Where is Britain striking? What about France?") == "place"  # "What about ...?" asks nothing new
+
+
 def test_a_time_that_dates_only_the_telling_does_not_say_when_the_event_happened():
     assert not has_kind("When was Hamedani killed?", CONFIRMED)
     assert not has_kind("When was Hamedani killed?", "Hamedani was killed in Aleppo, the Guards told reporters on Friday.")
