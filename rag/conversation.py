@@ -116,8 +116,8 @@ def needs_context(question: str, alone: bool = False) -> bool:
     words = [w.lower().replace("’", "'") for w in raw]
     if not words:
         return False
-    if words[0] in _OPENERS or " ".join(words[:2]) in ("what about", "how about", "what of"):
-        return True  # a fragment (`fragment`)
+    if fragment(question):
+        return True  # "And how many sorties?"
     # "In which province ...?", "Exactly how many ...?"
     start = 1 if words[0] in _LEADS or (words[0].endswith("ly") and words[1:2] and words[1] in _WH) else 0
     head = {start}  # the wh-phrase is what is asked about, never an antecedent: "Which group ...", "How many Iranians ..."
@@ -162,7 +162,7 @@ def needs_context(question: str, alone: bool = False) -> bool:
         antecedents = [raw[j] for j in earlier if (raw[j][:1].isupper() if people and not alone else bool(lemmas(raw[j])))]
         if not antecedents:
             return True
-    return _fragment(words[start:])
+    return False
 
 
 def fragment(question: str) -> bool:
