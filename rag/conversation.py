@@ -118,8 +118,7 @@ def needs_context(question: str, alone: bool = False) -> bool:
         return False
     if fragment(question):
         return True  # "And how many sorties?"
-    # "In which province ...?", "Exactly how many ...?"
-    start = 1 if words[0] in _LEADS or (words[0].endswith("ly") and words[1:2] and words[1] in _WH) else 0
+    start = _start(words)
     head = {start}  # the wh-phrase is what is asked about, never an antecedent: "Which group ...", "How many Iranians ..."
     if words[start:start + 1] and words[start] in ("which", "what", "whose", "how") and len(words) > start + 1 \
             and words[start + 1] not in _AUX:
@@ -177,8 +176,13 @@ def fragment(question: str) -> bool:
         return False
     if words[0] in _OPENERS or " ".join(words[:2]) in ("what about", "how about", "what of"):
         return True
-    start = 1 if words[0] in _LEADS or (words[0].endswith("ly") and words[1:2] and words[1] in _WH) else 0
-    return _fragment(words[start:])
+    return _fragment(words[_start(words):])
+
+
+def _start(words: list[str]) -> int:
+    """Where the question proper opens: after a leading preposition or adverb ("In which province
+    ...?", "Exactly how many ...?")."""
+    return 1 if words[0] in _LEADS or (words[0].endswith("ly") and words[1:2] and words[1] in _WH) else 0
 
 
 _SUBORDINATORS = {"that", "while", "when", "as", "because", "after", "before", "since", "until", "if", "whether",
@@ -294,9 +298,10 @@ def joined(question: str, history: Sequence[Turn]) -> str:
 
     joined("And the west?", [Turn("Who controls the east?", "Rebels.")]) -> "Who controls the east? And the west?"
     """
-    before = history[-1].question.strip() if history else ""
-    before = before if before.endswith("?") else before.rstrip(".") + "?"
-    return f"{before} {question}" if history else question
+    if not history:
+        return question
+    before = history[-1].question.strip()
+    return f"{before if before.endswith('?') else before.rstrip('.') + '?'} {question}"
 
 
 def _clip(text: str, limit: int = MAX_TURN_CHARS) -> str:

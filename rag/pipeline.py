@@ -199,9 +199,10 @@ class RAG:
                     draft = "".join(generator.generate(again, REWRITE_TOKENS))
         rewritten = conversation.accept(question, draft, earlier)
         log.info("follow-up %r -> %r (%s)", question, draft, "kept" if rewritten else "discarded")
-        if rewritten or not conversation.fragment(question):
-            return rewritten or question
-        return conversation.joined(question, earlier)  # "Who controls the east? And the west?"
+        if rewritten:
+            return rewritten
+        # a fragment is read after the question it follows ("Who controls the east? And the west?"), else as typed
+        return conversation.joined(question, earlier) if conversation.fragment(question) else question
 
     def stream(self, question: str, k: int | None = None, llm: str | None = None,
                history: Sequence[Answer | Mapping[str, Any]] | None = None) -> Iterator[str | Answer]:

@@ -56,6 +56,8 @@ _META = set(lemmas("passage passages question answer article articles mention st
                    "indicate provide specify report"))
 _WH = re.compile(r"^\s*(?:and\s+)?(who|whom|why|when|where|how (?:many|much|far|long|close|old|soon)|"
                  r"(?:on |in |at )?what (?:year|day|date|month|time|night))\b", re.IGNORECASE)
+# a part of a question that asks something of its own ("And who holds the west?"; "What about France?" does not)
+_ASKING = re.compile(r"\s*(?:and\s+|so\s+)?(?:who|whom|whose|what|which|when|where|why|how)\b(?!\s+about)", re.IGNORECASE)
 _QUANTITY = re.compile(r"^\s*what\s+(?:is|was|are|were)\s+the\s+(?:population|number|cost|price|age|size|height|"
                        r"length|weight|range|distance|speed|depth|budget|value|(?:death\s+)?toll)\b", re.IGNORECASE)
 _MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
@@ -186,9 +188,7 @@ def kind(question: str) -> str | None:
     nothing of its own).
     """
     parts = [part for part in re.split(r"(?<=\?)\s+", question.strip()) if part]
-    question = next((part for part in reversed(parts)
-                     if re.match(r"\s*(?:and\s+|so\s+)?(?:who|whom|whose|what|which|when|where|why|how)\b(?!\s+about)", part, re.I)),
-                    parts[0] if parts else question)
+    question = next((part for part in reversed(parts) if _ASKING.match(part)), parts[0] if parts else question)
     if _QUANTITY.match(question):
         return "number"
     match = _WH.match(question)
