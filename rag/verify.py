@@ -275,7 +275,7 @@ def referred(question: str, text: str) -> set[str]:
     titles = CONSTANTS.titles
     runs = [(words, lemmas(" ".join(words))) for words in _capitalised(text)]
     found: set[str] = set()
-    for asked in _capitalised(re.sub(r"^\W*[\w’'-]+", "", question), split=False):  # its first word is no name ("Who")
+    for asked in _capitalised(question, split=False):
         run = lemmas(" ".join(asked))
         if len(asked) < 2 or asked[-1].lower() in titles:
             continue
@@ -284,6 +284,13 @@ def referred(question: str, text: str) -> set[str]:
                           for words in before for word in words):
             found |= set(run)
     return found
+
+
+def question_names(question: str) -> list[str]:
+    """The names a question gives, as `lemmas`. A question is one sentence ("Gen. Hossein" goes
+    on) whose first word is a name only if it is no English word: "Who", "In" are not, and the
+    word after is read as written ("In Iraq, how many ...?" names Iraq)."""
+    return [word for run in _capitalised(question, split=False) for word in lemmas(" ".join(run))]
 
 
 def _held(name: str, words: frozenset[str] | set[str]) -> bool:
@@ -324,7 +331,7 @@ def backing(claim: str, question: str, passages: Sequence[Passage], missing: int
     """
     new = added_words(claim, question)
     claim = _YES_NO.sub("", claim)
-    proper = set(names(claim)) - set(names(question)) - _META
+    proper = set(names(claim)) - set(question_names(question)) - _META
     stated = numbers(claim)
 
     def holds(group: tuple[Passage, ...]) -> tuple[bool, int]:
@@ -371,7 +378,7 @@ def names_held(question: str, text: str) -> bool:
     """Whether ``text`` holds every name the question gives ("crashed in Iraq" is not answered by "in
     Iran"); a person's may be held by the surname (`referred`)."""
     held, surnamed = mentions(text), referred(question, text)
-    return all(_held(name, held) or name in surnamed for name in names(" ".join(re.findall(r"[\w’'-]+", question)[1:])))
+    return all(_held(name, held) or name in surnamed for name in question_names(question))
 
 
 def _sentences(text: str) -> list[str]:

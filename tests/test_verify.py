@@ -127,6 +127,13 @@ def test_a_draft_that_answers_another_kind_of_question_is_read_as_declining():
     assert v.mode == "quoted" and v.citations[0].text == THURSDAY
     assert run("When was Hamedani killed?", CONFIRMED, hits[:2]).abstained  # no passage says when
 
+def test_a_name_right_after_the_word_a_question_opens_with_must_be_held():
+    # "In" opens the question and is no name; "Iraq" after it is one ("iraq" is also an English word)
+    assert names_held("In Iran, how many Russian cruise missiles crashed?", MISSILES)
+    assert not names_held("In Iraq, how many Russian cruise missiles crashed?", MISSILES)
+    assert run("In Iraq, how many Russian cruise missiles did US officials say had crashed?", "Not stated.").abstained
+    assert run("In Iran, how many Russian cruise missiles did US officials say had crashed?", "Not stated.").mode == "quoted"
+
 
 def test_a_person_named_in_full_is_held_by_the_surname_the_article_uses_after():
     assert referred("When was Gen. Hossein Hamedani killed?", THURSDAY) == {"gen", "hossein", "hamedani"}
