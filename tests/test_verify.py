@@ -127,6 +127,7 @@ def test_a_draft_that_answers_another_kind_of_question_is_read_as_declining():
     assert v.mode == "quoted" and v.citations[0].text == THURSDAY
     assert run("When was Hamedani killed?", CONFIRMED, hits[:2]).abstained  # no passage says when
 
+
 def test_a_name_right_after_the_word_a_question_opens_with_must_be_held():
     # "In" opens the question and is no name; "Iraq" after it is one ("iraq" is also an English word)
     assert names_held("In Iran, how many Russian cruise missiles crashed?", MISSILES)
