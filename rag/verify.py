@@ -222,19 +222,19 @@ def has_kind(question: str, text: str) -> bool:
     return True
 
 
-def names(text: str) -> list[str]:
+def names(text: str, split: bool = True) -> list[str]:
     """The capitalised words and acronyms ``text`` states, as `lemmas` ("the ISIS extremists" -> ["isi"]).
 
     A sentence's first word is a name only if it is no English word: "Most Iranians ..." names
-    Iranians, "Tasnim said ..." names Tasnim.
+    Iranians, "Tasnim said ..." names Tasnim. ``split=False`` reads ``text`` as one sentence (`_capitalised`).
     """
-    return [word for run in name_runs(text) for word in run]
+    return [word for run in name_runs(text, split) for word in run]
 
 
-def name_runs(text: str) -> list[list[str]]:
+def name_runs(text: str, split: bool = True) -> list[list[str]]:
     """The runs of capitalised words ``text`` states, each as `lemmas`: "Gen. Hossein Hamedani was
     killed by ISIS" -> [["gen", "hossein", "hamedani"], ["isi"]] (a sentence's first word as in `names`)."""
-    return [run for run in (lemmas(" ".join(words)) for words in _capitalised(text)) if run]
+    return [run for run in (lemmas(" ".join(words)) for words in _capitalised(text, split)) if run]
 
 
 def _capitalised(text: str, split: bool = True) -> list[list[str]]:
@@ -290,7 +290,7 @@ def question_names(question: str) -> list[str]:
     """The names a question gives, as `lemmas`. A question is one sentence ("Gen. Hossein" goes
     on) whose first word is a name only if it is no English word: "Who", "In" are not, and the
     word after is read as written ("In Iraq, how many ...?" names Iraq)."""
-    return [word for run in _capitalised(question, split=False) for word in lemmas(" ".join(run))]
+    return names(question, split=False)
 
 
 def _held(name: str, words: frozenset[str] | set[str]) -> bool:
