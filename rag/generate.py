@@ -24,12 +24,16 @@ from .prompts import Prompt
 log = logging.getLogger(__name__)
 
 # What the model is asked about a proposed answer (`LlamaGenerator.check`): (system, user) pairs, each answered
-# yes or no; the check is the mean of their P(yes).
+# yes or no; the check is the mean of their P(yes). Both share their system message and their user turn's
+# opening (the passage and the question), so the second is read on the first's evaluated opening: only what
+# follows the question is evaluated twice (README, "The reader's check"). The shared message is the first
+# check's own; a message naming both tasks judged worse (fewer right answers at the same abstention).
+CHECK_SYSTEM = "You check whether a proposed answer to a question is correct according to a passage from a news article."
 CHECKS = (
-    ("You check whether a proposed answer to a question is correct according to a passage from a news article.",
+    (CHECK_SYSTEM,
      "Passage: {passage}\nQuestion: {question}\nProposed answer: {answer}\n"
      "Is the proposed answer correct according to the passage? Reply yes or no."),
-    ("You check whether a passage from a news article answers a question.",
+    (CHECK_SYSTEM,
      "Passage: {passage}\nQuestion: {question}\nDoes the passage answer this question? Reply yes or no."),
 )
 
@@ -96,7 +100,9 @@ class LlamaGenerator:
         self.lookup_tokens = lookup_tokens  # prompt-lookup decoding: draft this many tokens from the prompt (0 = off)
         self.check_examples = check_examples  # show each check `CHECK_EXAMPLES` first (off: README, the reader's check)
         self._llm = None
-        self._check_llms: dict[int, Any] = {}  # one context per check, so each keeps its opening cached
+        self._check_llms: dict[tuple, Any] = {}  # a context per check opening, so each keeps it cached
+        self._check_marks: dict[int, tuple[int, ...]] = {}  # id(context) -> the batch boundaries of what it holds
+        self._check_memo: dict[tuple, float] = {}  # (check, examples, passage, question) -> P(yes), for checks without the answer
         self._formatter = None
         self._openings: dict[tuple, list[int]] = {}  # (system message, examples) -> its opening tokens
         self._main_opening: tuple | None = None  # the opening the main context keeps (the answer prompt's)
@@ -307,18 +313,34 @@ class LlamaGenerator:
         according to the passage?" and "Does the passage answer this question?" (`CHECKS`), each after
         worked examples (`CHECK_EXAMPLES`) when ``check_examples`` is on.
 
-        Each question is asked in a context of its own (sharing the loaded weights) that keeps its
-        system message and examples evaluated, so only the passage, question and answer are read
-        afresh; one token each. A model reads better than it writes: its draft may be a true sentence
-        about something near the question, held word for word by the passage; asked afresh, it tells
-        the passage that answers from the one that is only about the same thing (README: "The reader's
-        check").
+        Both questions are asked in one context of their own (sharing the loaded weights) that keeps their
+        system message evaluated; the passage and the question are evaluated once, as one batch, and each
+        question's own ending after them, one token each. The answer to the second, which does not see the
+        proposed answer, is remembered for a few (passage, question) pairs: asking about the passage's own
+        sentence next (the requote) costs only the first. A model reads better than it writes: its draft may be
+        a true sentence about something near the question, held word for word by the passage; asked afresh,
+        it tells the passage that answers from the one that is only about the same thing (README: "The
+        reader's check").
         """
         if not self.chat:
             return 1.0  # a base model has no chat turn to ask in
         passage = " ".join(passage.split())
-        return sum(self._yes(i, user.format(passage=passage, question=question, answer=answer))
-                   for i, (_, user) in enumerate(CHECKS)) / len(CHECKS)
+        prompts = [self.check_prompt(i, user.format(passage=passage, question=question, answer=answer))
+                   for i, (_, user) in enumerate(CHECKS)]
+        tokens = [self.tokenize(prompt)[0] for prompt in prompts]
+        values = []
+        for which, prompt in enumerate(prompts):
+            memo = None if "{answer}" in CHECKS[which][1] else (which, self.check_examples, passage, question)
+            if memo in self._check_memo:
+                values.append(self._check_memo[memo])
+                continue
+            shared = [_common(tokens[which], other) for other, p in zip(tokens, prompts)
+                      if other is not tokens[which] and (p.system, p.shots) == (prompt.system, prompt.shots)]
+            value = self._yes(prompt, tokens[which], max(shared, default=0))
+            if memo is not None:
+                self._check_memo = {**dict(list(self._check_memo.items())[-63:]), memo: value}  # bounded
+            values.append(value)
+        return sum(values) / len(values)
 
     def check_prompt(self, which: int, user: str) -> Prompt:
         """Check ``which`` for its formatted ``user`` turn, after its worked examples when they are on."""
@@ -328,38 +350,49 @@ class LlamaGenerator:
         """Evaluate each check's system message and examples now, in its context, so the first check does not."""
         if self.chat:
             for which in range(len(CHECKS)):
-                self._yes(which, "warm up")
+                prompt = self.check_prompt(which, "warm up")
+                self._yes(prompt, self.tokenize(prompt)[0], 0)
 
-    def _yes(self, which: int, user: str) -> float:
-        """P(yes) against P(no) for the first token of the reply to check ``which``. What the context holds
-        of this prompt (its system message and examples) is kept; the rest is evaluated."""
+    def _yes(self, prompt: Prompt, tokens: list[int], shared: int) -> float:
+        """P(yes) against P(no) for the first token of the reply to a check's ``prompt`` (its ``tokens``).
+
+        The tokens are evaluated in the same batches whatever the context held before: the system message and
+        examples (kept, or loaded once per process at most), the first ``shared`` tokens (the passage and
+        question the other check shares; kept if the context holds them from a check of the same batches),
+        then the rest. So a check's figure never depends on which check came before it.
+        """
         import numpy as np
 
-        llm = self._checker(which)
-        prompt = self.check_prompt(which, user)
-        tokens, _ = self.tokenize(prompt)
+        llm = self._checker(prompt)
         if len(tokens) >= self._check_ctx:  # a very long passage: keep the instructions, cut the examples' room
-            tokens = self.tokenize(replace(prompt, shots=()))[0][-(self._check_ctx - 1):]
+            tokens, shared = self.tokenize(replace(prompt, shots=()))[0][-(self._check_ctx - 1):], 0
         opening = self._opening(prompt)
+        start = len(opening) if opening and tokens[:len(opening)] == opening else 0
+        marks = sorted({m for m in (start, shared) if 0 < m < len(tokens) and m >= start})  # batch boundaries
         with self.lock:
             held = llm.input_ids[:llm.n_tokens].tolist()
-            if tokens[:len(opening)] == opening and held[:len(opening)] != opening:
+            if start and held[:start] != opening:
                 self._evaluate_opening(llm, opening)  # the system message and examples, once per process at most
-                held = opening
-            same = next((i for i, (a, b) in enumerate(zip(held, tokens)) if a != b), min(len(held), len(tokens)))
-            llm.n_tokens = min(same, len(tokens) - 1)  # keep the shared opening, evaluate the rest
-            llm.eval(tokens[llm.n_tokens:])
+                held, self._check_marks[id(llm)] = opening, (start,)
+            same = _common(held, tokens)
+            kept = max((m for m in marks if m <= same and m in self._check_marks.get(id(llm), ())), default=0)
+            llm.n_tokens = kept
+            for end in [m for m in marks if m > kept] + [len(tokens)]:
+                llm.eval(tokens[llm.n_tokens:end])
+            self._check_marks[id(llm)] = tuple(marks)
             logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),)).astype(np.float64)
         yes, no = self._answer_ids(llm)
         top = max(logits[yes].max(), logits[no].max())
         p_yes, p_no = np.exp(logits[yes] - top).sum(), np.exp(logits[no] - top).sum()
         return float(p_yes / (p_yes + p_no))
 
-    def _checker(self, which: int):
+    def _checker(self, prompt: Prompt):
+        """The context for checks with this system message and these examples (one for both, when they share them)."""
         with self._load_lock:
-            if which not in self._check_llms:
-                self._check_llms[which] = self._load(n_ctx=self._check_ctx, n_batch=512, draft_model=None)
-            return self._check_llms[which]
+            fixed = (prompt.system, prompt.shots)
+            if fixed not in self._check_llms:
+                self._check_llms[fixed] = self._load(n_ctx=self._check_ctx, n_batch=512, draft_model=None)
+            return self._check_llms[fixed]
 
     @staticmethod
     def _answer_ids(llm) -> tuple[list[int], list[int]]:
@@ -367,3 +400,8 @@ class LlamaGenerator:
             return sorted({llm.tokenize(w.encode(), add_bos=False, special=False)[0] for w in words})
 
         return ids(("yes", "Yes", " yes", " Yes")), ids(("no", "No", " no", " No"))
+
+
+def _common(a: list[int], b: list[int]) -> int:
+    """The length of the longest common prefix of two token lists."""
+    return next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))

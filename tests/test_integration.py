@@ -110,6 +110,18 @@ def test_the_readers_check_says_yes_to_the_passages_answer_and_no_to_an_invented
     assert true >= Config.check > max(invented, unanswered), (true, invented, unanswered)
 
 
+def test_a_checks_figure_does_not_depend_on_what_was_checked_before(real_generator):
+    """The two checks share one context and its evaluated passage and question; whatever it held before, the same
+    (question, passage, answer) gets the same figure, and the check that sees no answer is asked once per pair."""
+    passage = "Gen. Hossein Hamedani, a commander in the Iranian Revolutionary Guards, was killed by ISIS extremists."
+    other = "France's Defense Minister Jean-Yves Le Drian said French warplanes bombed a training camp in Raqqa."
+    question, answer = "Who killed Hamedani?", "Hamedani was killed by ISIS extremists."
+    first = real_generator.check(question, passage, answer)
+    real_generator.check("What did French warplanes bomb?", other, "A training camp in Raqqa.")
+    wrong = real_generator.check(question, passage, "Hamedani was killed by the French Navy.")
+    assert real_generator.check(question, passage, answer) == first > wrong, (first, wrong)
+
+
 def test_a_paraphrase_is_answered_from_the_sentence_that_says_it(real_rag):
     answer = real_rag.ask("Which branch of Islam do most Iranians follow?")
     assert not answer.abstained and "Shiite" in answer.text, answer.text
