@@ -178,16 +178,52 @@ def _check_cost(ctx: Context, rag, questions: list[str]) -> None:
         return
     unchecked = RAG.open(rag.store.path.parent, config=rag.config.with_values({"check": 0.0}), embedder=ctx.embedder,
                          generator=rag.generator())
-    checked, plain = [], []
+    checked, plain, triples = [], [], []
     for i, q in enumerate(questions):
         pair = [(checked, rag), (plain, unchecked)]
         for sink, which in pair if i % 2 == 0 else pair[::-1]:
             answer = which.ask(q)
             if answer.timings.completion_tokens:
                 sink.append(answer.timings.total_ms / 1000)
+                if which is rag and answer.hits:
+                    triples.append((q, answer.hits[0].chunk.text, answer.draft))
     if checked and plain:
         r.compare("generate.check.answer_p50_s", median(checked), median(plain), "s",
                   f"the same {len(questions)} questions with RAG_CHECK=0", higher_is_better=False)
+    _check_calls(ctx, rag.generator(), triples)
+
+
+def _check_calls(ctx: Context, generator, triples: list[tuple[str, str, str]]) -> None:
+    """The check alone: `LlamaGenerator.check` (both questions in one context, the passage and question evaluated
+    once) against the same two prompts each evaluated from its own opening with nothing shared, the way two
+    contexts of their own read them; the same (question, passage, draft) triples, interleaved."""
+    from rag.generate import CHECKS
+
+    r = ctx.results
+    if not triples or not getattr(generator, "chat", False):
+        return
+    shared, apart = [], []
+    for i, (question, passage, draft) in enumerate(triples):
+        text = " ".join(passage.split())
+        prompts = [generator.check_prompt(j, user.format(passage=text, question=question, answer=draft))
+                   for j, (_, user) in enumerate(CHECKS)]
+        pair = [(shared, _together, (generator, question, passage, draft)), (apart, _alone, (generator, prompts))]
+        for sink, call, args in pair if i % 2 == 0 else pair[::-1]:
+            start = time.perf_counter()
+            call(*args)
+            sink.append(time.perf_counter() - start)
+    r.compare("generate.check.call_p50_s", median(shared), median(apart), "s",
+              f"the two check prompts each read from its own opening, {len(triples)} answers", higher_is_better=False)
+
+
+def _together(generator, question: str, passage: str, draft: str) -> None:
+    generator._check_memo.clear()  # the requote's reuse is not measured: each answer is checked once
+    generator.check(question, passage, draft)
+
+
+def _alone(generator, prompts: list) -> None:
+    for prompt in prompts:
+        generator._yes(prompt, generator.tokenize(prompt)[0], 0)
 
 
 LOOKUP_DRAFTS = (2, 4)  # prompt-lookup decoding: tokens drafted from the prompt per step
