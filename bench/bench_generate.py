@@ -197,16 +197,12 @@ def _check_calls(ctx: Context, generator, triples: list[tuple[str, str, str]]) -
     """The check alone: `LlamaGenerator.check` (both questions in one context, the passage and question evaluated
     once) against the same two prompts each evaluated from its own opening with nothing shared, the way two
     contexts of their own read them; the same (question, passage, draft) triples, interleaved."""
-    from rag.generate import CHECKS
-
     r = ctx.results
     if not triples or not getattr(generator, "chat", False):
         return
     shared, apart = [], []
     for i, (question, passage, draft) in enumerate(triples):
-        text = " ".join(passage.split())
-        prompts = [generator.check_prompt(j, user.format(passage=text, question=question, answer=draft))
-                   for j, (_, user) in enumerate(CHECKS)]
+        prompts = generator.check_prompts(question, " ".join(passage.split()), draft)
         pair = [(shared, _together, (generator, question, passage, draft)), (apart, _alone, (generator, prompts))]
         for sink, call, args in pair if i % 2 == 0 else pair[::-1]:
             start = time.perf_counter()

@@ -325,8 +325,7 @@ class LlamaGenerator:
         if not self.chat:
             return 1.0  # a base model has no chat turn to ask in
         passage = " ".join(passage.split())
-        prompts = [self.check_prompt(i, user.format(passage=passage, question=question, answer=answer))
-                   for i, (_, user) in enumerate(CHECKS)]
+        prompts = self.check_prompts(question, passage, answer)
         tokens = [self.tokenize(prompt)[0] for prompt in prompts]
         values = []
         for which, prompt in enumerate(prompts):
@@ -341,6 +340,11 @@ class LlamaGenerator:
                 self._check_memo = {**dict(list(self._check_memo.items())[-63:]), memo: value}  # bounded
             values.append(value)
         return sum(values) / len(values)
+
+    def check_prompts(self, question: str, passage: str, answer: str) -> list[Prompt]:
+        """The prompts of every check in `CHECKS` for this question, passage (whitespace as given) and answer."""
+        return [self.check_prompt(i, user.format(passage=passage, question=question, answer=answer))
+                for i, (_, user) in enumerate(CHECKS)]
 
     def check_prompt(self, which: int, user: str) -> Prompt:
         """Check ``which`` for its formatted ``user`` turn, after its worked examples when they are on."""

@@ -112,7 +112,7 @@ def test_the_readers_check_says_yes_to_the_passages_answer_and_no_to_an_invented
 
 def test_a_checks_figure_does_not_depend_on_what_was_checked_before(real_generator):
     """The two checks share one context and its evaluated passage and question; whatever it held before, the same
-    (question, passage, answer) gets the same figure, and the check that sees no answer is asked once per pair."""
+    (question, passage, answer) gets the same figure (the old code's moved: 0.9041, then 0.9080)."""
     passage = "Gen. Hossein Hamedani, a commander in the Iranian Revolutionary Guards, was killed by ISIS extremists."
     other = "France's Defense Minister Jean-Yves Le Drian said French warplanes bombed a training camp in Raqqa."
     question, answer = "Who killed Hamedani?", "Hamedani was killed by ISIS extremists."
